@@ -1,0 +1,3 @@
+from merchant.cli import main
+
+main()

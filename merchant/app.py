@@ -1,0 +1,67 @@
+"""create_app(): lifespan-built clients, middleware, routers, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+import httpx
+from fastapi import Depends, FastAPI
+
+from merchant import __version__
+from merchant.config import Settings, get_settings
+from merchant.db import create_engine, create_sessionmaker
+from merchant.db.embedded import resolve_database_url
+from merchant.db.migrations import head_revision
+from merchant.http import health
+from merchant.http.auth import authenticate
+from merchant.http.errors import install_error_handlers
+from merchant.http.middleware import RequestContextMiddleware
+from merchant.http.openapi import install_openapi
+from merchant.http.schemas import ERROR_RESPONSES
+from merchant.identity import routes as identity_routes
+from merchant.jobs.app import open_jobs
+from merchant.logging import configure_logging
+
+OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database_url, _ = await anyio.to_thread.run_sync(resolve_database_url, settings)
+    engine = create_engine(database_url, settings)
+    app.state.engine = engine
+    app.state.sessions = create_sessionmaker(engine)
+    app.state.schema_head = head_revision()
+    try:
+        async with (
+            open_jobs(database_url, pool_size=settings.jobs_pool_size) as jobs,
+            httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False) as http,
+        ):
+            app.state.jobs = jobs
+            app.state.http = http
+            yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = FastAPI(
+        title="merchant",
+        version=__version__,
+        summary="Merchant backend for the Agentic Commerce Protocol",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(
+        identity_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
+    )
+    return app

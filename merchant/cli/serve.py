@@ -1,0 +1,37 @@
+"""``merchant serve``: the API under uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from merchant.cli._common import database, ensure_schema, load_settings
+from merchant.logging import configure_logging
+
+
+def serve(
+    host: str | None = typer.Option(None, help="Bind address [default: MERCHANT_HOST or 127.0.0.1]"),
+    port: int | None = typer.Option(None, help="Port [default: MERCHANT_PORT or 8000]"),
+    workers: int = typer.Option(1, min=1, help="Worker processes"),
+) -> None:
+    """Run the HTTP API. On the embedded database, pending migrations are applied first."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    url, embedded = database(settings)
+    ensure_schema(url, migrate=embedded or settings.auto_migrate)
+    # Worker processes inherit the resolved URL and share this process's embedded server.
+    os.environ["MERCHANT_DATABASE_URL"] = url
+    uvicorn.run(
+        "merchant.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )

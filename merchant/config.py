@@ -1,0 +1,111 @@
+"""Service settings: one class, environment prefix ``MERCHANT_``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# Values that must never reach production as a secret or a database password.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "postgres",
+        "merchant",
+        "example",
+        "placeholder",
+        "todo",
+        "xxx",
+        "test",
+        "dev",
+    }
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+class ConfigurationError(Exception):
+    """The settings cannot run the service in the chosen environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERCHANT_", extra="ignore")
+
+    env: Environment = Environment.development
+    # External PostgreSQL (postgresql+psycopg://...). Unset: an embedded server in data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(".merchant")
+    auto_migrate: bool = False
+
+    db_pool_size: int = Field(default=8, ge=1)
+    db_max_overflow: int = Field(default=4, ge=0)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    jobs_pool_size: int = Field(default=4, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.json
+
+    @model_validator(mode="after")
+    def _normalise_database_url(self) -> Self:
+        if self.database_url:
+            self.database_url = sqlalchemy_url(self.database_url)
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    def check_production_ready(self) -> None:
+        """Refuse production with missing or placeholder secrets."""
+        if not self.is_production:
+            return
+        problems = list(self._production_problems())
+        if problems:
+            raise ConfigurationError("MERCHANT_ENV=production refuses to start: " + "; ".join(problems))
+
+    def _production_problems(self) -> list[str]:
+        if not self.database_url:
+            return ["MERCHANT_DATABASE_URL is required (no embedded database in production)"]
+        password = make_url(self.database_url).password or ""
+        if password.lower() in PLACEHOLDER_SECRETS:
+            return ["MERCHANT_DATABASE_URL has a missing or placeholder password"]
+        return []
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Any PostgreSQL URL, spelled for SQLAlchemy with the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(f"only PostgreSQL is supported, not {parsed.get_backend_name()!r}")
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL for libpq/psycopg directly (procrastinate, psql)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,59 @@
+"""Domain errors: what went wrong, in protocol terms, without any HTTP knowledge.
+
+``merchant.http.errors`` is the one place that turns them into status codes and
+the ACP flat error body ``{type, code, message, param}``.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base: ``code`` is machine-readable, ``param`` an RFC 9535 JSONPath."""
+
+    code: str = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.param = param
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidState(DomainError):
+    """The resource exists but its state does not allow the operation."""
+
+    code = "invalid_state"
+
+
+class Unprocessable(DomainError):
+    code = "unprocessable"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency is down or saturated; the caller should retry later."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 1):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

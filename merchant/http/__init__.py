@@ -1,0 +1,1 @@
+"""The HTTP edge: auth, error mapping, request context, transactions."""

@@ -1,0 +1,1 @@
+"""Background jobs on procrastinate, sharing the service's PostgreSQL."""

@@ -1,0 +1,9 @@
+"""Timezone-aware UTC time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,85 @@
+"""Pure: scrub secrets and personal data from anything about to be logged."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are never logged, matched as substrings of the lower-cased key.
+SENSITIVE_KEY_PARTS = (
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "signature",
+    "cookie",
+    "credential",
+    "card",
+    "cvc",
+    "cvv",
+    "email",
+    "address",
+    "line1",
+    "line2",
+    "street",
+    "phone",
+    "postal_code",
+)
+# Keys redacted only on an exact (lower-cased) match: as substrings they are too common.
+SENSITIVE_KEYS = frozenset({"pan", "number", "zip", "zipcode", "dsn", "database_url", "url_password"})
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer " + REDACTED),
+    (re.compile(r"\bkey_[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}"), REDACTED),  # our API keys
+    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}"), REDACTED),  # Stripe keys
+    (re.compile(r"\b(?:whsec|spt|vt|tok|seti|pi_[A-Za-z0-9]+_secret)_[A-Za-z0-9_]{8,}"), REDACTED),
+    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
+    (re.compile(r"postgres(?:ql)?(?:\+\w+)?://([^:/@\s]+):[^@\s]+@"), r"postgresql://\1:" + REDACTED + "@"),
+)
+_CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[CARD]" if _luhn_ok(digits) else match.group(0)
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return _CARD_CANDIDATE.sub(_mask_card, text)
+
+
+def is_sensitive_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SENSITIVE_KEYS or any(part in lowered for part in SENSITIVE_KEY_PARTS)
+
+
+def redact(value: Any) -> Any:
+    """Redact a log value: mappings by key name, strings by pattern, recursively."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if isinstance(key, str) and is_sensitive_key(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set):
+        return [redact(item) for item in value]
+    return value
