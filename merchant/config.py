@@ -96,7 +96,7 @@ class Settings(BaseSettings):
 def sqlalchemy_url(url: str) -> str:
     """Any PostgreSQL URL, spelled for SQLAlchemy with the psycopg 3 driver."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
+    if parsed.get_backend_name() not in {"postgresql", "postgres"}:
         raise ConfigurationError(f"only PostgreSQL is supported, not {parsed.get_backend_name()!r}")
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 KEY_ID_PREFIX = "key_"
 SECRET_BYTES = 32
-TOKEN_PATTERN = re.compile(r"^(key_[0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
+TOKEN_PATTERN = re.compile(r"(key_[0-9a-f]{16})\.([A-Za-z0-9_-]{43})")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def hash_secret(secret: str) -> bytes:
 
 def parse(token: str) -> tuple[str, str] | None:
     """Split a token into (key id, secret), or None when it is not one of ours."""
-    match = TOKEN_PATTERN.match(token)
+    match = TOKEN_PATTERN.fullmatch(token)
     return (match.group(1), match.group(2)) if match else None
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_SHORTHAND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHORTHAND = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# RFC 9535 §2.3.1.1: escapes inside a single-quoted name selector.
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _name_selector(name: str) -> str:
-    if _SHORTHAND.match(name):
+    if _SHORTHAND.fullmatch(name):
         return "." + name
-    escaped = name.replace("\\", "\\\\").replace("'", "\\'")
-    return f"['{escaped}']"
+    return "['" + "".join(_escape(char) for char in name) + "']"
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    return f"\\u{ord(char):04x}" if ord(char) < 0x20 else char
 
 
 def jsonpath(parts: Iterable[str | int]) -> str:

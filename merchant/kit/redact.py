@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 REDACTED = "[REDACTED]"
 
@@ -35,12 +38,17 @@ SENSITIVE_KEY_PARTS = (
 SENSITIVE_KEYS = frozenset({"pan", "number", "zip", "zipcode", "dsn", "database_url", "url_password"})
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # First: a URL password may contain '@'-like text that later patterns would half-match.
+    (re.compile(r"postgres(?:ql)?(?:\+\w+)?://([^:/@\s]+):[^@\s]+@"), r"postgresql://\1:" + REDACTED + "@"),
+    (
+        re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*)[^\s,;&\"']+"),
+        r"\1\2" + REDACTED,
+    ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer " + REDACTED),
     (re.compile(r"\bkey_[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}"), REDACTED),  # our API keys
     (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}"), REDACTED),  # Stripe keys
     (re.compile(r"\b(?:whsec|spt|vt|tok|seti|pi_[A-Za-z0-9]+_secret)_[A-Za-z0-9_]{8,}"), REDACTED),
     (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
-    (re.compile(r"postgres(?:ql)?(?:\+\w+)?://([^:/@\s]+):[^@\s]+@"), r"postgresql://\1:" + REDACTED + "@"),
 )
 _CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 
@@ -82,4 +90,11 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list | tuple | set):
         return [redact(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, BaseModel):
+        return redact(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return redact(dataclasses.asdict(value))
+    # Exceptions, UUIDs, datetimes, anything else: rendered as text, then scrubbed.
+    return redact_text(str(value))
