@@ -7,6 +7,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from merchant.errors import Forbidden
 from merchant.http.deps import SessionDep
@@ -15,15 +16,20 @@ from merchant.identity.errors import InvalidCredentials, MissingCredentials
 from merchant.identity.roles import STAFF_ROLES, Role
 from merchant.identity.service import Principal
 
+# Declared so that OpenAPI documents the scheme on every authenticated operation.
+bearer_scheme = HTTPBearer(
+    auto_error=False, bearerFormat="API key", description="An API key from `merchant keys create`."
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
-async def authenticate(request: Request, session: SessionDep) -> Principal:
-    header = request.headers.get("authorization")
-    if not header:
-        raise MissingCredentials("Send 'Authorization: Bearer <API key>'.")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidCredentials("Send 'Authorization: Bearer <API key>'.")
-    principal = await identity_service.authenticate(session, token.strip())
+
+async def authenticate(request: Request, session: SessionDep, credentials: Credentials) -> Principal:
+    if credentials is None:
+        hint = "Send 'Authorization: Bearer <API key>'."
+        if request.headers.get("authorization"):
+            raise InvalidCredentials(hint)
+        raise MissingCredentials(hint)
+    principal = await identity_service.authenticate(session, credentials.credentials.strip())
     request.state.principal = principal
     structlog.contextvars.bind_contextvars(key_id=principal.key_id, role=principal.role.value)
     return principal
