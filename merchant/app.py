@@ -30,6 +30,7 @@ OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    settings.check_production_ready()  # also when run by a bare `uvicorn --factory`
     database_url, _ = await anyio.to_thread.run_sync(resolve_database_url, settings)
     engine = create_engine(database_url, settings)
     app.state.engine = engine

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from merchant.app import create_app
+from merchant.config import ConfigurationError, Environment, Settings
 from merchant.db.migrations import head_revision
 
 
@@ -37,8 +41,6 @@ class TestReadyz:
     async def test_not_ready_when_database_is_unreachable(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
         real_engine = app.state.engine
         app.state.engine = create_async_engine(
             "postgresql+psycopg://nobody@127.0.0.1:1/nothing", connect_args={"connect_timeout": 1}
@@ -50,3 +52,11 @@ class TestReadyz:
             app.state.engine = real_engine
         assert response.status_code == 503
         assert response.json()["code"] == "database_unavailable"
+
+
+class TestLifespan:
+    async def test_production_without_a_database_refuses_to_start(self) -> None:
+        app = create_app(Settings(env=Environment.production, database_url=None))
+        with pytest.raises(ConfigurationError, match="MERCHANT_DATABASE_URL is required"):
+            async with app.router.lifespan_context(app):
+                pass

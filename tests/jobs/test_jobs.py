@@ -113,3 +113,38 @@ class TestRetryStalled:
                 text("SELECT type::text FROM procrastinate_events WHERE job_id = :id"), {"id": job_id}
             )
             assert "deferred_for_retry" in set(events)
+
+
+class TestRemoveOldJobs:
+    async def test_deletes_old_finished_jobs_and_keeps_dead_letters(
+        self, committed: AsyncEngine, settings: Settings
+    ) -> None:
+        async with committed.begin() as connection:
+            ids = {}
+            for status in ("succeeded", "failed"):
+                job_id = await connection.scalar(
+                    text(
+                        "INSERT INTO procrastinate_jobs (queue_name, task_name, args) "
+                        "VALUES ('default', 'jobs.ping', '{}') RETURNING id"
+                    )
+                )
+                # Through the status column, so procrastinate's triggers record the events.
+                await connection.execute(
+                    text(
+                        "UPDATE procrastinate_jobs SET status = CAST(:s AS procrastinate_job_status) "
+                        "WHERE id = :id"
+                    ),
+                    {"s": status, "id": job_id},
+                )
+                ids[status] = job_id
+            await connection.execute(
+                text("UPDATE procrastinate_events SET at = now() - interval '100 hours'")
+            )
+
+        async with transaction(create_sessionmaker(committed)) as session:
+            await defer(session, tasks.remove_old_jobs, timestamp=0)
+        await run_worker(settings.database_url or "", settings, concurrency=1, queues=None, wait=False)
+
+        remaining = {job["id"] for job in await _jobs(committed, "jobs.ping")}
+        assert remaining == {ids["failed"]}
+        assert [j["status"] for j in await _jobs(committed, "jobs.remove_old_jobs")] == ["succeeded"]
