@@ -54,6 +54,18 @@ class TestRoundTrip:
         state = migrations.schema_state(scratch_url)
         assert (state.current, state.known, state.is_current) == ("a1f0c3d2e4b5", True, False)
 
+    def test_schema_state_flags_a_revision_this_code_does_not_know(self, scratch_url: str) -> None:
+        migrations.upgrade(scratch_url)
+        engine = create_engine(scratch_url)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'deadbeef0000'")
+        finally:
+            engine.dispose()
+        state = migrations.schema_state(scratch_url)
+        assert (state.known, state.is_current) == (False, False)
+        assert "unknown to this code" in state.describe()
+
 
 class TestAutogenerate:
     def test_models_match_migrations(self, database_url: str) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from merchant.config import libpq_url
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_VERSION_TABLE_EXISTS = "SELECT to_regclass('alembic_version') IS NOT NULL"
+_VERSION = "SELECT version_num FROM alembic_version"
 
 
 def migrations_dir() -> Path:
@@ -46,21 +48,20 @@ def revision(database_url: str, message: str, *, autogenerate: bool) -> None:
     command.revision(alembic_config(database_url), message=message, autogenerate=autogenerate)
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def known_revisions() -> set[str]:
-    script = ScriptDirectory.from_config(alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
+    return _scripts().get_current_head()
 
 
 def current_revision(database_url: str) -> str | None:
     with psycopg.connect(libpq_url(database_url)) as conn:
-        exists = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        exists = conn.execute(_VERSION_TABLE_EXISTS).fetchone()
         if not exists or not exists[0]:
             return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        row = conn.execute(_VERSION).fetchone()
         return row[0] if row else None
 
 
@@ -84,13 +85,15 @@ class SchemaState:
 
 def schema_state(database_url: str) -> SchemaState:
     current = current_revision(database_url)
-    return SchemaState(current, head_revision(), current is None or current in known_revisions())
+    scripts = _scripts()  # parse the revision files once
+    known = current is None or current in {rev.revision for rev in scripts.walk_revisions()}
+    return SchemaState(current, scripts.get_current_head(), known)
 
 
 async def database_revision(connection: AsyncConnection) -> str | None:
     """The revision stamped in the database, read on an open async connection."""
-    exists = await connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+    exists = await connection.scalar(text(_VERSION_TABLE_EXISTS))
     if not exists:
         return None
-    revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    revision = await connection.scalar(text(_VERSION))
     return str(revision) if revision is not None else None

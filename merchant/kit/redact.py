@@ -35,7 +35,7 @@ SENSITIVE_KEY_PARTS = (
     "postal_code",
 )
 # Keys redacted only on an exact (lower-cased) match: as substrings they are too common.
-SENSITIVE_KEYS = frozenset({"pan", "number", "zip", "zipcode", "dsn", "database_url", "url_password"})
+SENSITIVE_KEYS = frozenset({"pan", "number", "zip", "zipcode", "dsn", "database_url"})
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # First: a URL password may contain '@'-like text that later patterns would half-match.
