@@ -1,0 +1,1 @@
+"""Catalog: products and variants, feed ingest, export and publication."""

@@ -1,0 +1,1 @@
+"""Pure mappers: one module per feed format, source row <-> VariantRecord."""
