@@ -10,6 +10,7 @@ import httpx
 from fastapi import Depends, FastAPI
 
 from merchant import __version__
+from merchant.catalog import routes as catalog_routes
 from merchant.config import Settings, get_settings
 from merchant.db import create_engine, create_sessionmaker
 from merchant.db.embedded import resolve_database_url
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(
         identity_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
     )
+    app.include_router(catalog_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
     return app

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 
+    # Catalog feeds: the largest file accepted by upload or URL fetch.
+    feed_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    # Publication to an agent-hosted ACP Feed API (POST /feeds, PATCH /feeds/{id}/products).
+    feed_publish_url: str | None = None
+    feed_publish_token: str | None = None
+    feed_publish_id: str | None = None  # an existing feed id; unset: created on first publish
+    feed_publish_target_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    feed_publish_batch_size: int = Field(default=500, ge=1, le=10_000)  # products per PATCH
+    feed_publish_timeout: float = Field(default=30.0, gt=0)  # seconds per request attempt
+    feed_publish_max_attempts: int = Field(default=5, ge=1, le=20)  # 429/5xx/network retries
+    feed_publish_backoff: float = Field(default=0.5, ge=0)  # first retry delay, doubling
+
     @model_validator(mode="after")
     def _normalise_database_url(self) -> Self:
         if self.database_url:

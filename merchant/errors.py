@@ -49,6 +49,18 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class PayloadTooLarge(DomainError):
+    """The request carries more data than the service accepts."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """The request body's Content-Type is not one the operation reads."""
+
+    code = "unsupported_media_type"
+
+
 class ServiceUnavailable(DomainError):
     """A dependency is down or saturated; the caller should retry later."""
 

@@ -1,6 +1,7 @@
 """Aggregator only: every domain's models, so Alembic and tests see the whole metadata."""
 
+from merchant.catalog.models import FeedRowError, FeedRun, FeedUpload, Product, Variant
 from merchant.db.base import Base
 from merchant.identity.models import ApiKey
 
-__all__ = ["ApiKey", "Base"]
+__all__ = ["ApiKey", "Base", "FeedRowError", "FeedRun", "FeedUpload", "Product", "Variant"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from merchant.cli import db, jobs, keys, openapi, serve
+from merchant.cli import catalog, db, jobs, keys, openapi, serve
 
 app = typer.Typer(
     name="merchant",
@@ -17,6 +17,7 @@ app.command("serve")(serve.serve)
 app.command("worker")(jobs.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(catalog.app, name="catalog")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(openapi.app, name="openapi")
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.config import ConfigurationError, Settings, get_settings
 from merchant.db import create_engine, create_sessionmaker, transaction
@@ -53,16 +53,26 @@ def ensure_schema(url: str, *, migrate: bool) -> None:
     upgrade(url)
 
 
-def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def run_with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run ``work`` with a session factory; it opens its own transactions."""
     url, embedded = database(settings)
     ensure_schema(url, migrate=embedded or settings.auto_migrate)
 
     async def run() -> T:
         engine = create_engine(url, settings)
         try:
-            async with transaction(create_sessionmaker(engine)) as session:
-                return await work(session)
+            return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def in_transaction(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with transaction(sessions) as session:
+            return await work(session)
+
+    return run_with_sessions(settings, in_transaction)

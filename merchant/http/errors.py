@@ -25,6 +25,8 @@ _DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, ErrorType]] = {
     errors.NotFound: (404, "invalid_request"),
     errors.Conflict: (409, "invalid_request"),
     errors.InvalidState: (409, "invalid_request"),
+    errors.PayloadTooLarge: (413, "invalid_request"),
+    errors.UnsupportedMediaType: (415, "invalid_request"),
     errors.Unprocessable: (422, "invalid_request"),
     errors.ServiceUnavailable: (503, "service_unavailable"),
     errors.DomainError: (400, "invalid_request"),

@@ -8,7 +8,7 @@ row at once instead of stopping at the first).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,7 +76,10 @@ class Row:
         self.last = names[0]
         return None
 
-    def text(self, *names: str, required: bool = False, max_len: int | None = None) -> str | None:
+    def text(
+        self, *names: str, required: bool = False, max_len: int | None = None, accept: Container[str] = ()
+    ) -> str | None:
+        """Stripped text; ``accept`` lists lower-case values kept even if they are placeholder words."""
         found = self.raw(*names)
         if found is None:
             if required:
@@ -89,7 +92,7 @@ class Row:
                 return None
             value = str(value)
         value = value.strip()
-        if value.lower() in PLACEHOLDERS:
+        if value.lower() in PLACEHOLDERS and value.lower() not in accept:
             self.error(name, "invalid_value", f"{name} is a placeholder ({value!r}); omit unknown values")
             return None
         if max_len is not None and len(value) > max_len:
@@ -121,7 +124,7 @@ class Row:
 
     def choice(self, *names: str, allowed: Mapping[str, str], required: bool = False) -> str | None:
         """A value from ``allowed`` (source spelling -> canonical value), case-insensitive."""
-        value = self.text(*names, required=required)
+        value = self.text(*names, required=required, accept=allowed)  # a listed value is no placeholder
         if value is None:
             return None
         canonical = allowed.get(value.lower())

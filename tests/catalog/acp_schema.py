@@ -1,0 +1,64 @@
+"""The official ACP feed JSON Schema and examples, read from ``../shared/acp`` (never copied).
+
+Tests that need them skip when the spec is not checked out next to the project.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from referencing import Registry, Resource
+
+ACP = Path(__file__).parents[2].parent / "shared" / "acp"
+SCHEMA_PATH = ACP / "spec" / "2026-04-17" / "json-schema" / "schema.feed.json"
+EXAMPLES_PATH = ACP / "examples" / "2026-04-17" / "examples.feed.json"
+
+Json = dict[str, Any]
+
+
+@functools.cache
+def bundle() -> Json:
+    if not SCHEMA_PATH.exists():
+        pytest.skip(f"the ACP spec is not checked out next to the project ({SCHEMA_PATH})")
+    loaded: Json = json.loads(SCHEMA_PATH.read_text())
+    return loaded
+
+
+@functools.cache
+def examples() -> Json:
+    if not EXAMPLES_PATH.exists():
+        pytest.skip(f"the ACP examples are not checked out next to the project ({EXAMPLES_PATH})")
+    loaded: Json = json.loads(EXAMPLES_PATH.read_text())
+    return loaded
+
+
+@functools.cache
+def validator(definition: str) -> Any:
+    schema = bundle()
+    registry: Registry[Any] = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
+    return Draft202012Validator({"$ref": f"{schema['$id']}#/$defs/{definition}"}, registry=registry)
+
+
+def schema_problems(instance: Any, definition: str) -> list[str]:
+    return [f"{error.json_path}: {error.message}" for error in validator(definition).iter_errors(instance)]
+
+
+def assert_schema_valid(instance: Any, definition: str = "Product") -> None:
+    """Validate against the official schema; skips the test when the spec is not checked out."""
+    assert schema_problems(instance, definition) == []
+
+
+def check_schema(instance: Any, definition: str = "Product") -> None:
+    """Like ``assert_schema_valid`` where the schema is a side check: a no-op without the spec."""
+    if SCHEMA_PATH.exists():
+        assert_schema_valid(instance, definition)
+
+
+def schema_example(definition: str) -> Any:
+    return copy.deepcopy(bundle()["$defs"][definition]["example"])
