@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 
+    # Requests to URLs others give us (feed URLs) may reach private, loopback and link-local
+    # addresses only when this is set (development and tests); production leaves it off.
+    outbound_allow_private: bool = False
     # Catalog feeds: the largest file accepted by upload or URL fetch.
     feed_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     # Publication to an agent-hosted ACP Feed API (POST /feeds, PATCH /feeds/{id}/products).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,13 @@ import psycopg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from merchant.catalog import staging
-from merchant.catalog.mapping.acp import map_acp_metadata, map_acp_product
-from merchant.catalog.mapping.google import map_google_row
-from merchant.catalog.mapping.openai import map_openai_row
+from merchant.catalog import reader, staging
+from merchant.catalog.mapping.acp import map_acp_metadata
 from merchant.catalog.models import FeedRun
-from merchant.catalog.records import FeedFormat, FeedMode, MapResult, RowError, VariantRecord
+from merchant.catalog.records import FeedFormat, FeedMode, RowError
 from merchant.catalog.sources import (
     FeedFileError,
-    RowProblem,
     detect_format,
-    iter_source_rows,
-    open_feed,
 )
 from merchant.db.transaction import transaction
 from merchant.errors import NotFound
@@ -41,8 +36,6 @@ from merchant.kit.clock import utc_now
 
 log = structlog.get_logger(__name__)
 
-CHUNK_ROWS = 20_000
-Mapper = Callable[[Mapping[str, Any]], list[tuple[str | None, MapResult]]]
 Progress = Callable[[int, int], None]  # (rows read, raw bytes read)
 
 
@@ -82,31 +75,6 @@ async def get_run(session: AsyncSession, run_id: str) -> FeedRun:
     if run is None:
         raise NotFound(f"no feed run {run_id}", code="feed_run_not_found", param="$.run_id")
     return run
-
-
-def _single(item_keys: tuple[str, ...], mapper: Callable[[Mapping[str, Any]], MapResult]) -> Mapper:
-    def mapped(values: Mapping[str, Any]) -> list[tuple[str | None, MapResult]]:
-        item_id = next((str(values[k]).strip() for k in item_keys if values.get(k)), None)
-        return [(item_id, mapper(values))]
-
-    return mapped
-
-
-def _acp(target_country: str | None) -> Mapper:
-    def mapped(values: Mapping[str, Any]) -> list[tuple[str | None, MapResult]]:
-        return map_acp_product(values, target_country=target_country)
-
-    return mapped
-
-
-def mapper_for(fmt: FeedFormat, *, target_country: str | None = None) -> Mapper:
-    if fmt in (FeedFormat.OPENAI_CSV, FeedFormat.OPENAI_TSV, FeedFormat.OPENAI_JSONL):
-        return _single(("item_id", "id", "sku"), map_openai_row)
-    if fmt in (FeedFormat.GOOGLE_CSV, FeedFormat.GOOGLE_TSV, FeedFormat.GOOGLE_XML):
-        return _single(("id",), map_google_row)
-    if fmt is FeedFormat.ACP_JSONL:
-        return _acp(target_country)
-    raise FeedFileError("unsupported_format", f"{fmt.value} files are not supported")
 
 
 @dataclass
@@ -150,36 +118,6 @@ def _target_country(metadata: Path | None) -> str | None:
     return parsed.target_country if parsed else None
 
 
-class _Batch:
-    def __init__(self) -> None:
-        self.records: list[tuple[Any, ...]] = []
-        self.errors: list[RowError] = []
-        self.rejected: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self.records) + len(self.errors)
-
-
-def _map_rows(rows: Iterator[tuple[int, Mapping[str, Any] | RowProblem]], mapper: Mapper) -> Iterator[_Batch]:
-    batch = _Batch()
-    for line, source in rows:
-        if isinstance(source, RowProblem):
-            batch.errors.append(RowError(line, None, None, source.code, source.message))
-        else:
-            for item_id, result in mapper(source):
-                if isinstance(result, VariantRecord):
-                    batch.records.append(staging.stage_row(line, result))
-                    continue
-                if item_id:
-                    batch.rejected.append(item_id)
-                batch.errors.extend(RowError(line, item_id, e.field, e.code, e.message) for e in result)
-        if len(batch) >= CHUNK_ROWS:
-            yield batch
-            batch = _Batch()
-    if len(batch):
-        yield batch
-
-
 async def load_file(
     conn: psycopg.AsyncConnection[Any],
     run: FeedRun,
@@ -187,51 +125,60 @@ async def load_file(
     fmt: FeedFormat,
     progress: Progress | None = None,
 ) -> LoadStats:
-    """Parse, map and COPY the whole file into staging, then merge (caller's transaction)."""
+    """Read, map, stage and merge the whole file, chunk by chunk (caller's transaction).
+
+    Pipeline: the reader (``merchant.catalog.reader``) reads and maps chunk N+1 while
+    this coroutine COPYs and merges chunk N, so Python's work and PostgreSQL's overlap.
+    """
     stats = LoadStats()
-    mapper = mapper_for(fmt, target_country=_target_country(feed.metadata))
+    counts = staging.MergeCounts()
+    reader_stats = reader.ReaderStats()
     started = time.perf_counter()
     await staging.create_stage(conn)
-    stream, raw = open_feed(feed.path)
-    with raw, stream:
-        batches = _map_rows(iter_source_rows(stream, fmt), mapper)
-        copying: asyncio.Task[None] | None = None
-        try:
-            # Pipeline: the next chunk is read and mapped in a thread while this one is
-            # COPYed, so the server's COPY work overlaps our parsing and mapping.
-            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-                if copying is not None:
-                    await copying
-                copying = asyncio.create_task(_copy_batch(conn, run.id, stats, batch))
-                if progress:
-                    progress(stats.rows_accepted + stats.rows_rejected + len(batch), raw.tell())
-            if copying is not None:
-                await copying
-        finally:
-            if copying is not None and not copying.done():
-                copying.cancel()
-    loaded = time.perf_counter()
-    counts = await staging.merge(conn, run_id=run.id, next_seq=stats.errors, snapshot=run.mode == "snapshot")
-    merged = time.perf_counter()
-    stats.rows_accepted -= counts.duplicates
-    stats.rows_rejected += counts.duplicates
-    stats.errors += counts.duplicates
+    chunks = reader.batches(feed.path, fmt, _target_country(feed.metadata), reader_stats)
+    merging: asyncio.Task[None] | None = None
+    try:
+        async for batch in chunks:
+            if merging is not None:
+                await merging
+            merging = asyncio.create_task(_load_batch(conn, run.id, stats, counts, batch))
+            if progress:
+                progress(stats.rows_accepted + stats.rows_rejected + len(batch), batch.position)
+        if merging is not None:
+            await merging
+    finally:
+        if merging is not None and not merging.done():
+            merging.cancel()
+        await chunks.aclose()
+    await staging.finish(conn, counts, run_id=run.id, snapshot=run.mode == "snapshot")
     run.variants_created, run.variants_updated = counts.created, counts.updated
     run.variants_delisted = counts.delisted
     run.variants_unchanged = stats.rows_accepted - counts.created - counts.updated
-    stats.timings = {"load_s": round(loaded - started, 3), "merge_s": round(merged - loaded, 3)}
+    stats.timings = {"load_s": round(time.perf_counter() - started, 3), **counts.timings}
+    if reader_stats.mapper_peak_rss_kib is not None:
+        stats.timings["mapper_peak_rss_mb"] = round(reader_stats.mapper_peak_rss_kib / 1024, 1)
     return stats
 
 
-async def _copy_batch(
-    conn: psycopg.AsyncConnection[Any], run_id: str, stats: LoadStats, batch: _Batch
+async def _load_batch(
+    conn: psycopg.AsyncConnection[Any],
+    run_id: str,
+    stats: LoadStats,
+    counts: staging.MergeCounts,
+    batch: reader.Batch,
 ) -> None:
-    await staging.copy_records(conn, batch.records)
+    clock = time.perf_counter()
+    await staging.copy_records(conn, batch.data)
     await staging.copy_rejected(conn, batch.rejected)
     await staging.copy_errors(conn, run_id, stats.errors, batch.errors)
-    stats.rows_accepted += len(batch.records)
+    counts.lap("copy_s", clock)
     stats.errors += len(batch.errors)
-    stats.rows_rejected += _rejected_rows(batch.errors)
+    duplicates = await staging.merge_chunk(
+        conn, counts, run_id=run_id, next_seq=stats.errors, staged=batch.accepted
+    )
+    stats.rows_accepted += batch.accepted - duplicates
+    stats.rows_rejected += _rejected_rows(batch.errors) + duplicates
+    stats.errors += duplicates
 
 
 def _rejected_rows(errors: list[RowError]) -> int:

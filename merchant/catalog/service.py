@@ -16,7 +16,7 @@ from typing import IO, Generic, Literal, TypeVar
 from sqlalchemy import Select, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchant.catalog import ingest
+from merchant.catalog import ingest, reader
 from merchant.catalog.errors import FileTooLarge, ProductNotFound
 from merchant.catalog.models import FeedRowError, FeedRun, Product, Variant
 from merchant.catalog.records import Availability, FeedFormat, FeedMode
@@ -56,7 +56,7 @@ def _check_format(fmt: FeedFormat | None) -> None:
     if fmt is None:
         return
     try:
-        ingest.mapper_for(fmt)
+        reader.mapper_for(fmt)
     except FeedFileError as exc:
         raise InvalidRequest(exc.message, code=exc.code, param="$.format") from None
 

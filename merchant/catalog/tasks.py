@@ -34,7 +34,8 @@ def _file_name(source: str) -> str:
 async def ingest_feed(context: JobContext, run_id: str) -> str:
     """Materialise the run's file (stored upload or URL), ingest it, drop the stored copy."""
     sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS_KEY]
-    max_bytes = get_settings().feed_max_bytes
+    settings = get_settings()
+    max_bytes = settings.feed_max_bytes
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="merchant-feed-") as tmp:
         async with transaction(sessions) as session:
@@ -46,7 +47,9 @@ async def ingest_feed(context: JobContext, run_id: str) -> str:
                 await uploads.write_upload(session, run_id, path)
         try:
             if run.source_kind == "url":
-                await uploads.fetch_url(run.source, path, max_bytes=max_bytes)
+                await uploads.fetch_url(
+                    run.source, path, max_bytes=max_bytes, allow_private=settings.outbound_allow_private
+                )
         except FeedFileError as exc:
             finished = await ingest.fail_run(sessions, run_id, exc.code, exc.message, started)
         else:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.catalog.models import FeedUpload
 from merchant.catalog.sources import FeedFileError
+from merchant.kit.outbound import MAX_REDIRECTS, REDIRECT_STATUSES, ForbiddenDestination, check_destination
 
 CHUNK_BYTES = 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -54,25 +55,50 @@ async def delete_upload(session: AsyncSession, run_id: str) -> None:
 
 
 async def fetch_url(
-    url: str, target: Path, *, max_bytes: int, client: httpx.AsyncClient | None = None
+    url: str,
+    target: Path,
+    *,
+    max_bytes: int,
+    allow_private: bool = False,
+    client: httpx.AsyncClient | None = None,
 ) -> int:
-    """Download ``url`` to ``target`` (streamed); a non-2xx answer or an oversized body fails."""
+    """Download ``url`` to ``target`` (streamed); returns the size.
+
+    Every hop (redirects are followed one at a time, at most ``MAX_REDIRECTS``) must pass
+    the outbound guard; a non-2xx answer, a refused address or an oversized body fails.
+    """
     owned = client is None
-    http = client or httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True)
-    size = 0
+    http = client or httpx.AsyncClient(timeout=FETCH_TIMEOUT)
+    current = httpx.URL(url)
     try:
-        async with http.stream("GET", url) as response:
-            if response.status_code // 100 != 2:
-                raise FeedFileError("fetch_failed", f"GET {url} answered HTTP {response.status_code}")
-            with target.open("wb") as out:
-                async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FeedFileError("file_too_large", f"the file is larger than {max_bytes:,} bytes")
-                    out.write(chunk)
+        for _ in range(MAX_REDIRECTS + 1):
+            await check_destination(current, allow_private=allow_private)
+            async with http.stream("GET", current, follow_redirects=False) as response:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    current = current.join(location)
+                    continue
+                if response.status_code // 100 != 2:
+                    raise FeedFileError("fetch_failed", f"GET {current} answered HTTP {response.status_code}")
+                return await _save(response, target, max_bytes)
+        raise FeedFileError("fetch_failed", f"GET {url}: more than {MAX_REDIRECTS} redirects")
+    except ForbiddenDestination as exc:
+        raise FeedFileError("forbidden_url", f"{current} is not fetched: {exc}") from None
     except httpx.HTTPError as exc:
-        raise FeedFileError("fetch_failed", f"GET {url} failed: {exc.__class__.__name__}: {exc}") from None
+        raise FeedFileError(
+            "fetch_failed", f"GET {current} failed: {exc.__class__.__name__}: {exc}"
+        ) from None
     finally:
         if owned:
             await http.aclose()
+
+
+async def _save(response: httpx.Response, target: Path, max_bytes: int) -> int:
+    size = 0
+    with target.open("wb") as out:  # a job's temporary file: blocking writes are fine here
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > max_bytes:
+                raise FeedFileError("file_too_large", f"the file is larger than {max_bytes:,} bytes")
+            out.write(chunk)
     return size

@@ -178,9 +178,6 @@ def upgrade() -> None:
             "sale_price_amount IS NULL OR (sale_price_amount > 0 AND sale_price_amount < price_amount)",
             name=op.f("ck_catalog_variant_sale_price_amount"),
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["catalog_product.id"], name=op.f("fk_catalog_variant_product_id_catalog_product")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_variant")),
     )
     op.create_index(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchant.catalog import tasks
 from merchant.catalog.models import FeedRowError, FeedRun, FeedUpload, Product, Variant
+from merchant.config import get_settings
 from merchant.db import create_sessionmaker, transaction
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
@@ -100,6 +101,16 @@ async def upload(
     return await client.post("/admin/v1/feeds", headers=headers, files=files, data=data or {})
 
 
+@pytest.fixture
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let the job fetch from 127.0.0.1 (production refuses private addresses)."""
+    monkeypatch.setenv("MERCHANT_OUTBOUND_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("MERCHANT_OUTBOUND_ALLOW_PRIVATE")
+    get_settings.cache_clear()
+
+
 async def run_job(sessions: async_sessionmaker[AsyncSession], run_id: str) -> str:
     """What the worker does for the job: the task function itself, with the test's sessions."""
     context = cast(JobContext, SimpleNamespace(additional_context={SESSIONS_KEY: sessions}))
@@ -176,7 +187,7 @@ class TestUpload:
         assert detail["rows"] == {"total": 11, "accepted": 5, "rejected": 6}
         assert detail["variants"] == {"created": 5, "updated": 0, "unchanged": 0, "delisted": 0}
         assert detail["error"] is None
-        assert {"load_s", "merge_s", "total_s"} <= set(detail["timings"])
+        assert {"load_s", "copy_s", "variants_s", "total_s"} <= set(detail["timings"])
         assert detail["started_at"] is not None
         assert detail["finished_at"] is not None
         errors = detail["errors"]
@@ -307,6 +318,7 @@ class TestUrl:
         session: AsyncSession,
         sessions: async_sessionmaker[AsyncSession],
         feed_server: str,
+        allow_loopback: None,
     ) -> None:
         url = f"{feed_server}/openai.csv"
         response = await client.post(
@@ -331,6 +343,7 @@ class TestUrl:
         operator: Headers,
         sessions: async_sessionmaker[AsyncSession],
         feed_server: str,
+        allow_loopback: None,
     ) -> None:
         response = await client.post(
             "/admin/v1/feeds", headers=operator, json={"url": f"{feed_server}/missing.csv"}
@@ -340,6 +353,26 @@ class TestUrl:
         assert await run_job(sessions, run_id) == "failed"
         detail = (await client.get(f"/admin/v1/feeds/{run_id}", headers=operator)).json()
         assert detail["error"]["code"] == "fetch_failed"
+
+    async def test_private_addresses_are_refused_by_default(
+        self,
+        client: httpx.AsyncClient,
+        operator: Headers,
+        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
+        feed_server: str,
+    ) -> None:
+        """SSRF: a staff-given URL must not reach the service's own network."""
+        get_settings.cache_clear()
+        response = await client.post(
+            "/admin/v1/feeds", headers=operator, json={"url": f"{feed_server}/openai.csv"}
+        )
+        run_id = response.json()["id"]
+        assert await run_job(sessions, run_id) == "failed"
+        detail = (await client.get(f"/admin/v1/feeds/{run_id}", headers=operator)).json()
+        assert detail["error"]["code"] == "forbidden_url"
+        assert "private or reserved address" in detail["error"]["message"]
+        assert await session.scalar(select(func.count()).select_from(Variant)) == 0
 
     @pytest.mark.parametrize(
         ("body", "code", "param"),

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from merchant.catalog import reader
 from merchant.catalog.models import FeedRowError, Product
 from merchant.catalog.records import FeedFormat, FeedMode
 from tests.catalog.helpers import FEEDS, errors_of, run_feed, variants
@@ -243,3 +244,117 @@ class TestModes:
         shutil.copy(FEEDS / "google.tsv", path)
         run = await run_feed(sessions, path, fmt=FeedFormat.OPENAI_TSV)
         assert (run.status, run.error_code, run.format) == ("failed", "missing_columns", "openai-tsv")
+
+
+class TestChunking:
+    @pytest.mark.parametrize("source", ["openai.csv", "google.xml", "acp"])
+    @pytest.mark.parametrize("reader_process", [False, True], ids=["thread", "process"])
+    async def test_results_do_not_depend_on_the_chunk_size_or_the_reader(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+        source: str,
+        reader_process: bool,
+    ) -> None:
+        """Duplicates across chunks, first-row products, snapshot delisting: all as with one chunk."""
+        whole = await run_feed(sessions, FEEDS / source, mode=FeedMode.SNAPSHOT)
+        expected = await variants(session)
+        expected_errors = [(e.line, e.item_id, e.code) for e in await errors_of(session, whole.id)]
+        snapshot = {k: (v.price_amount, v.title, v.delisted_at is None) for k, v in expected.items()}
+
+        monkeypatch.setattr(reader, "CHUNK_ROWS", 1)
+        if reader_process:
+            monkeypatch.setattr(reader, "PROCESS_MIN_BYTES", 0)
+        again = await run_feed(sessions, FEEDS / source, mode=FeedMode.SNAPSHOT)
+        assert [(e.line, e.item_id, e.code) for e in await errors_of(session, again.id)] == expected_errors
+        assert (again.rows_accepted, again.rows_rejected) == (whole.rows_accepted, whole.rows_rejected)
+        assert (again.variants_created, again.variants_updated, again.variants_delisted) == (0, 0, 0)
+        stored = await variants(session)
+        assert {k: (v.price_amount, v.title, v.delisted_at is None) for k, v in stored.items()} == snapshot
+
+    async def test_first_row_of_a_product_wins_across_chunks(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+    ) -> None:
+        monkeypatch.setattr(reader, "CHUNK_ROWS", 1)
+        lines = (FEEDS / "openai.csv").read_text().splitlines()
+        path = tmp_path / "dup.csv"
+        path.write_text("\n".join([lines[0], lines[3], lines[1], lines[11]]) + "\n")  # mug, tee, mug again
+        run = await run_feed(sessions, path)
+        [error] = await errors_of(session, run.id)
+        assert (error.line, error.item_id, error.code) == (4, "mug", "duplicate_item_id")
+        assert "line 2" in error.message
+        assert (await variants(session))["mug"].price_amount == 1200
+        assert (run.rows_accepted, run.rows_rejected, run.variants_created) == (2, 1, 2)
+
+
+class TestReaderProcess:
+    async def test_a_bad_file_fails_the_run_with_mapper_processes(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(reader, "PROCESS_MIN_BYTES", 0)
+        run = await run_feed(sessions, FEEDS / "bomb.xml")
+        assert (run.status, run.error_code) == ("failed", "forbidden_xml")
+        assert await variants(session) == {}
+
+    async def test_reports_the_mapper_peak_memory(
+        self, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(reader, "PROCESS_MIN_BYTES", 0)
+        run = await run_feed(sessions, FEEDS / "openai.csv")
+        assert run.status == "succeeded"
+        assert run.timings["mapper_peak_rss_mb"] > 0
+        assert run.rows_accepted == 5
+
+
+class TestStagingText:
+    async def test_special_characters_survive_copy_exactly(
+        self, sessions: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+    ) -> None:
+        tricky = 'tab\there, newline\nthere, CR\rthere, backslash \\N \\t, quote " and emoji \U0001f600'
+        row = {
+            "item_id": "odd",
+            "title": "Odd \\ title",
+            "description": tricky,
+            "url": "https://shop.example/odd",
+            "brand": "Brand\tName",
+            "seller_name": "S",
+            "image_url": "https://cdn.example/odd.jpg",
+            "availability": "in_stock",
+            "price": "1.00 USD",
+        }
+        path = tmp_path / "odd.jsonl"
+        path.write_bytes(orjson.dumps(row) + b"\n")
+        run = await run_feed(sessions, path)
+        assert (run.status, run.rows_accepted) == ("succeeded", 1)
+        odd = (await variants(session))["odd"]
+        assert (odd.description, odd.title, odd.brand) == (tricky, "Odd \\ title", "Brand\tName")
+
+    async def test_a_nul_character_rejects_the_row_not_the_run(
+        self, sessions: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+    ) -> None:
+        base = {
+            "title": "T",
+            "description": "D",
+            "url": "https://shop.example/x",
+            "brand": "B",
+            "seller_name": "S",
+            "image_url": "https://cdn.example/x.jpg",
+            "availability": "in_stock",
+            "price": "1.00 USD",
+        }
+        rows = [{**base, "item_id": "good"}, {**base, "item_id": "nul", "description": "bad\u0000byte"}]
+        path = tmp_path / "nul.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        run = await run_feed(sessions, path)
+        assert (run.status, run.rows_accepted, run.rows_rejected) == ("succeeded", 1, 1)
+        [error] = await errors_of(session, run.id)
+        assert (error.line, error.item_id, error.code) == (2, "nul", "invalid_value")
+        assert set(await variants(session)) == {"good"}

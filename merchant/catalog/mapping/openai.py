@@ -7,8 +7,9 @@ compatibility aliases of §1.3.13 and their precedence (``item_id`` > ``id`` > `
 ``map_openai_row`` reads one row whose keys are lower-cased column names; values are ``str`` for
 CSV/TSV ("" = no value) or JSON values for JSONL. It returns a record, or every ``FieldError`` of the
 row. ``to_openai_row`` / ``to_openai_cells`` are the inverse (JSONL dict / CSV cells, canonical
-column names only) and round-trip: ``map_openai_row(to_openai_row(r)).record == r`` (and the same
-for the cells) for every record the format can express, so import -> export -> import is lossless.
+column names only) and round-trip: ``map_openai_row(to_openai_row(r)) == r`` (a ``MapResult`` is the
+record itself), and the same for the cells, for every record the format can express; so import ->
+export -> import is lossless.
 
 What the format cannot express (export leaves it out or writes the nearest value; such records
 do not come back equal): ``product`` beyond ``title`` (``item_group_title``); media other than
