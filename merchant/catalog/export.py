@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.catalog.mapping.acp import to_acp_metadata, to_acp_product
@@ -63,26 +63,29 @@ def record_from_row(row: Any) -> VariantRecord:
     return VariantRecord(**values)
 
 
-async def iter_records(session: AsyncSession) -> AsyncIterator[VariantRecord]:
-    """Listed variants ordered by product, then id, streamed with a server-side cursor."""
-    columns = [getattr(Variant, name) for name in VARIANT_FIELDS]
-    query = (
-        select(
-            *columns,
-            Product.title.label("product_title"),
-            Product.description.label("product_description"),
-            Product.url.label("product_url"),
-            Product.media.label("product_media"),
-            Product.attributes.label("product_attributes"),
-        )
-        .join(Product, Product.id == Variant.product_id)
-        .where(Variant.delisted_at.is_(None))
-        .order_by(Variant.product_id, Variant.id)
-        .execution_options(yield_per=STREAM_BATCH)
-    )
-    result = await session.stream(query)
+def record_query() -> Select[Any]:
+    """Variants with their product's columns, as ``record_from_row`` reads them."""
+    return select(
+        *(getattr(Variant, name) for name in VARIANT_FIELDS),
+        Product.title.label("product_title"),
+        Product.description.label("product_description"),
+        Product.url.label("product_url"),
+        Product.media.label("product_media"),
+        Product.attributes.label("product_attributes"),
+    ).join(Product, Product.id == Variant.product_id)
+
+
+async def stream_records(session: AsyncSession, query: Select[Any]) -> AsyncIterator[VariantRecord]:
+    """Rows of a ``record_query`` as records, streamed with a server-side cursor."""
+    result = await session.stream(query.execution_options(yield_per=STREAM_BATCH))
     async for row in result:
         yield record_from_row(row)
+
+
+def iter_records(session: AsyncSession) -> AsyncIterator[VariantRecord]:
+    """Listed variants ordered by product, then id."""
+    query = record_query().where(Variant.delisted_at.is_(None)).order_by(Variant.product_id, Variant.id)
+    return stream_records(session, query)
 
 
 def _open_out(path: Path, gzipped: bool) -> gzip.GzipFile | io.BufferedWriter:

@@ -57,15 +57,15 @@ import httpx
 import orjson
 import rfc8785
 import structlog
-from sqlalchemy import exists, select
+from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from merchant import __version__
-from merchant.catalog.export import STREAM_BATCH, iter_records, record_from_row
+from merchant.catalog.export import iter_records, record_query, stream_records
 from merchant.catalog.mapping.acp import to_acp_product
-from merchant.catalog.models import Product, Variant
-from merchant.catalog.records import VARIANT_FIELDS, VariantRecord
+from merchant.catalog.models import Variant
+from merchant.catalog.records import VariantRecord
 from merchant.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -499,29 +499,18 @@ async def _grouped(records: AsyncIterator[VariantRecord]) -> AsyncIterator[list[
         yield group
 
 
-async def iter_fully_delisted(session: AsyncSession) -> AsyncIterator[VariantRecord]:
+def iter_fully_delisted(session: AsyncSession) -> AsyncIterator[VariantRecord]:
     """Delisted variants of products with no listed variant left, ordered like ``iter_records``."""
     listed = aliased(Variant)
     query = (
-        select(
-            *(getattr(Variant, name) for name in VARIANT_FIELDS),
-            Product.title.label("product_title"),
-            Product.description.label("product_description"),
-            Product.url.label("product_url"),
-            Product.media.label("product_media"),
-            Product.attributes.label("product_attributes"),
-        )
-        .join(Product, Product.id == Variant.product_id)
+        record_query()
         .where(
             Variant.delisted_at.is_not(None),
             ~exists().where(listed.product_id == Variant.product_id, listed.delisted_at.is_(None)),
         )
         .order_by(Variant.product_id, Variant.id)
-        .execution_options(yield_per=STREAM_BATCH)
     )
-    result = await session.stream(query)
-    async for row in result:
-        yield record_from_row(row)
+    return stream_records(session, query)
 
 
 def discontinued_product(records: Sequence[VariantRecord]) -> Json:

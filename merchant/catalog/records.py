@@ -65,6 +65,17 @@ class Media:
     width: int | None = None
     height: int | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON object (as stored and as ACP writes it): optional members only when set."""
+        media: dict[str, Any] = {"type": self.type, "url": self.url}
+        if self.alt_text is not None:
+            media["alt_text"] = self.alt_text
+        if self.width is not None:
+            media["width"] = self.width
+        if self.height is not None:
+            media["height"] = self.height
+        return media
+
 
 @dataclass(frozen=True, slots=True)
 class ProductInfo:

@@ -62,19 +62,7 @@ class MergeCounts:
 
 
 def _media_json(media: tuple[Media, ...]) -> str:
-    if not media:
-        return "[]"
-    items = []
-    for m in media:
-        item: dict[str, Any] = {"type": m.type, "url": m.url}
-        if m.alt_text is not None:
-            item["alt_text"] = m.alt_text
-        if m.width is not None:
-            item["width"] = m.width
-        if m.height is not None:
-            item["height"] = m.height
-        items.append(item)
-    return orjson.dumps(items).decode()
+    return orjson.dumps([m.to_dict() for m in media]).decode() if media else "[]"
 
 
 def _json(value: Any) -> str:

@@ -766,7 +766,7 @@ def to_acp_product(records: Sequence[VariantRecord]) -> dict[str, Any]:
     if info.url is not None:
         product["url"] = info.url
     if info.media:
-        product["media"] = [_export_media(asset) for asset in info.media]
+        product["media"] = [asset.to_dict() for asset in info.media]
     product["variants"] = [_export_variant(record) for record in records]
     return product
 
@@ -780,17 +780,6 @@ def _export_description(plain: str | None, attributes: dict[str, Any]) -> dict[s
         if isinstance(value, str):
             description[key] = value
     return description
-
-
-def _export_media(asset: Media) -> dict[str, Any]:
-    media: dict[str, Any] = {"type": asset.type, "url": asset.url}
-    if asset.alt_text is not None:
-        media["alt_text"] = asset.alt_text
-    if asset.width is not None:
-        media["width"] = asset.width
-    if asset.height is not None:
-        media["height"] = asset.height
-    return media
 
 
 def _export_variant(record: VariantRecord) -> dict[str, Any]:
@@ -840,7 +829,7 @@ def _export_variant(record: VariantRecord) -> dict[str, Any]:
             {"name": name, "value": value} for name, value in record.variant_options
         ]
     if record.media:
-        variant["media"] = [_export_media(asset) for asset in record.media]
+        variant["media"] = [asset.to_dict() for asset in record.media]
 
     seller = _export_seller(record)
     if seller:
