@@ -11,6 +11,8 @@ class DomainError(Exception):
     """Base: ``code`` is machine-readable, ``param`` an RFC 9535 JSONPath."""
 
     code: str = "invalid"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
+    supported_versions: tuple[str, ...] | None = None  # only on API-Version errors
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
         super().__init__(message)
@@ -65,6 +67,8 @@ class ServiceUnavailable(DomainError):
     """A dependency is down or saturated; the caller should retry later."""
 
     code = "service_unavailable"
+
+    retry_after: int | None = 1
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: int = 1):
         super().__init__(message, code=code)

@@ -2,6 +2,16 @@
 
 from merchant.catalog.models import FeedRowError, FeedRun, FeedUpload, Product, Variant
 from merchant.db.base import Base
+from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity.models import ApiKey
 
-__all__ = ["ApiKey", "Base", "FeedRowError", "FeedRun", "FeedUpload", "Product", "Variant"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "FeedRowError",
+    "FeedRun",
+    "FeedUpload",
+    "IdempotencyRecord",
+    "Product",
+    "Variant",
+]

@@ -59,9 +59,10 @@ def domain_error_response(exc: errors.DomainError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, errors.ServiceUnavailable):
+    if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    body = Error(type=type_, code=exc.code, message=exc.message, param=exc.param)
+    versions = list(exc.supported_versions) if exc.supported_versions else None
+    body = Error(type=type_, code=exc.code, message=exc.message, param=exc.param, supported_versions=versions)
     return error_response(status, body, headers)
 
 

@@ -1,0 +1,144 @@
+"""ACP idempotency at the HTTP edge: ``IdempotentRoute`` plus the ``Idempotent`` dependency.
+
+A POST route built with ``IdempotentRoute`` that declares the ``Idempotent`` dependency
+(after authentication, so the key is scoped to the caller) gets ACP §6 semantics:
+
+- no key -> 400 ``idempotency_key_required``; same key while the first request runs ->
+  409 ``idempotency_in_flight`` with ``Retry-After``; same key, other body -> 422
+  ``idempotency_conflict``; same key, same body -> the stored status and body again, with
+  ``Idempotent-Replayed: true``, and the handler does not run;
+- a 2xx answer is saved in the request's own transaction, with the business change;
+- 4xx answers are replayed too (decided): the change rolled back, then the error is saved in
+  a second transaction, so a retry gets the same error instead of a second attempt. Not
+  saved: 5xx (ACP), 401/403/429, and 409 conflicts, which are about contention that a retry
+  may no longer meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from merchant.db.transaction import transaction
+from merchant.errors import Conflict, DomainError
+from merchant.http.auth import AnyPrincipal
+from merchant.http.deps import SessionDep
+from merchant.http.errors import domain_error_response, status_for, validation_error_response
+from merchant.idempotency import service
+from merchant.idempotency.errors import KeyConflict, KeyInFlight
+from merchant.idempotency.service import Answer, Scope
+from merchant.kit.canonical_json import fingerprint
+from merchant.kit.clock import utc_now
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+_UNSAVED_STATUSES = frozenset({401, 403, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    scope: Scope
+    fingerprint: str
+
+
+class _Replay(Exception):
+    def __init__(self, answer: Answer, key: str) -> None:
+        self.answer = answer
+        self.key = key
+
+
+async def claim_key(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim:
+    """Check and claim the request's key; a replay short-cuts the handler."""
+    key = service.check_key(request.headers.get(HEADER))
+    scope = Scope(principal.key_id, f"{request.method} {request.url.path}", key)
+    claim = Claim(scope, fingerprint(await request.body()))
+    answer = await service.claim(session, scope, claim.fingerprint, now=utc_now())
+    if answer is not None:
+        raise _Replay(answer, key)
+    request.state.idempotency = claim
+    return claim
+
+
+Idempotent = Annotated[Claim, Depends(claim_key)]
+
+
+def _retention(request: Request) -> timedelta:
+    return timedelta(hours=request.app.state.settings.idempotency_retention_hours)
+
+
+def _answer(response: Response) -> Answer:
+    return Answer(response.status_code, response.headers.get("content-type"), bytes(response.body))
+
+
+def _replay_response(replay: _Replay) -> Response:
+    answer = replay.answer
+    response = Response(answer.body, status_code=answer.status_code, media_type=answer.content_type)
+    response.headers[REPLAYED] = "true"
+    response.headers[HEADER] = replay.key
+    return response
+
+
+def _saved_error(exc: Exception) -> Response | None:
+    """The response of an error that is replayed for its key, or None."""
+    if isinstance(exc, RequestValidationError):
+        return validation_error_response(exc)
+    if not isinstance(exc, DomainError) or isinstance(exc, Conflict):
+        return None
+    status, _ = status_for(exc)
+    return domain_error_response(exc) if status < 500 and status not in _UNSAVED_STATUSES else None
+
+
+class IdempotentRoute(APIRoute):
+    """One transaction per request, with the idempotency record inside it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            sessions = request.app.state.sessions
+            try:
+                async with transaction(sessions) as session:
+                    request.state.db_session = session
+                    try:
+                        response = await handler(request)
+                    except _Replay as replay:
+                        return _replay_response(replay)
+                    claim: Claim | None = getattr(request.state, "idempotency", None)
+                    if claim is not None:
+                        if response.status_code < 500:
+                            answer = _answer(response)
+                            await service.save(
+                                session, claim.scope, claim.fingerprint, answer,
+                                now=utc_now(), retention=_retention(request),
+                            )  # fmt: skip
+                        response.headers[HEADER] = claim.scope.key
+                    return response
+            except Exception as exc:
+                claim = getattr(request.state, "idempotency", None)
+                saved = _saved_error(exc) if claim is not None else None
+                if claim is None or saved is None:
+                    raise
+                await _save_error(request, claim, saved)
+                return saved
+
+        return run
+
+
+async def _save_error(request: Request, claim: Claim, response: Response) -> None:
+    """Save a 4xx answer after its transaction rolled back (skipped if another request holds the key)."""
+    try:
+        async with transaction(request.app.state.sessions) as session:
+            if await service.claim(session, claim.scope, claim.fingerprint, now=utc_now()) is None:
+                await service.save(
+                    session, claim.scope, claim.fingerprint, _answer(response),
+                    now=utc_now(), retention=_retention(request),
+                )  # fmt: skip
+    except (KeyInFlight, KeyConflict):  # another request took the key meanwhile: its answer stands
+        pass
+    response.headers[HEADER] = claim.scope.key

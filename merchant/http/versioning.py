@@ -1,0 +1,37 @@
+"""The ``API-Version`` header: required on every ACP call, one of the versions we serve."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from merchant.errors import InvalidRequest
+
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17",)  # newest first
+
+
+class VersionError(InvalidRequest):
+    supported_versions = SUPPORTED_VERSIONS
+
+
+class MissingVersion(VersionError):
+    code = "missing_api_version"
+
+
+class UnsupportedVersion(VersionError):
+    code = "unsupported_api_version"
+
+
+async def api_version(version: Annotated[str | None, Header(alias="API-Version")] = None) -> str:
+    if not version or not version.strip():
+        raise MissingVersion("Send an API-Version header, e.g. 'API-Version: 2026-04-17'.")
+    version = version.strip()
+    if version not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(
+            f"API-Version {version!r} is not supported; use one of {', '.join(SUPPORTED_VERSIONS)}."
+        )
+    return version
+
+
+ApiVersion = Annotated[str, Depends(api_version)]
