@@ -34,6 +34,7 @@ from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
 from merchant.kit.clock import utc_now
+from tests.fixtures.app import rolled_back_client
 
 Headers = dict[str, str]
 VERSION = {"API-Version": "2026-04-17"}
@@ -94,14 +95,8 @@ async def edge_app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(
     edge_app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    real = edge_app.state.sessions
-    edge_app.state.sessions = sessions
-    try:
-        transport = httpx.ASGITransport(app=edge_app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://merchant.test") as client:
-            yield client
-    finally:
-        edge_app.state.sessions = real
+    async with rolled_back_client(edge_app, sessions) as client:
+        yield client
 
 
 async def agent_headers(session: AsyncSession, name: str = "agent") -> Headers:
