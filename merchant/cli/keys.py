@@ -1,8 +1,9 @@
-"""``merchant keys``: create, list and revoke API keys."""
+"""``merchant keys``: create, list and revoke API keys; configure request signing."""
 
 from __future__ import annotations
 
 import json
+import secrets
 
 import typer
 
@@ -10,6 +11,7 @@ from merchant.cli._common import fail, load_settings, run_in_transaction
 from merchant.errors import DomainError
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
+from merchant.identity.signatures import SignaturePolicy
 
 app = typer.Typer(help="API keys for agents and staff.", no_args_is_help=True)
 
@@ -67,3 +69,40 @@ def revoke(key_id: str = typer.Argument(..., help="The key id (key_...)")) -> No
     except DomainError as exc:
         raise fail(exc.message) from exc
     typer.echo(f"Revoked {key.id} ({key.name}).")
+
+
+@app.command("signing")
+def signing(
+    key_id: str = typer.Argument(..., help="The key id (key_...)"),
+    generate_secret: bool = typer.Option(
+        False, "--generate-secret", help="Create an HMAC-SHA256 shared secret and print it once"
+    ),
+    public_key: str | None = typer.Option(
+        None, "--public-key", help="The caller's Ed25519 public key (base64url, 32 bytes)"
+    ),
+    policy: SignaturePolicy | None = typer.Option(
+        None, "--policy", help="off, verify_if_present or require (adding key material: verify_if_present)"
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Forget the stored secret and public key"),
+) -> None:
+    """Configure how the caller signs its requests (ACP Signature + Timestamp headers)."""
+    secret = secrets.token_urlsafe(32) if generate_secret else None
+    try:
+        key = run_in_transaction(
+            load_settings(),
+            lambda session: identity_service.configure_signing(
+                session, key_id, policy=policy, secret=secret, public_key=public_key, clear=clear
+            ),
+        )
+    except DomainError as exc:
+        raise fail(exc.message) from exc
+    material = [
+        name
+        for name, value in (("HMAC secret", key.signing_secret), ("Ed25519 key", key.signing_public_key))
+        if value
+    ]
+    described = ", ".join(material) or "no key material"
+    typer.secho(f"{key.id}: signature policy {key.signature_policy.value}; {described}.", err=True)
+    if secret is not None:
+        typer.secho("Give this shared secret to the caller now; it is not shown again:", err=True)
+        typer.echo(secret)

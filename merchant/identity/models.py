@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, LargeBinary, String
+from sqlalchemy import Enum, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchant.db.base import Base
 from merchant.identity.roles import Role
+from merchant.identity.signatures import SignaturePolicy
 
 
 class ApiKey(Base):
@@ -22,6 +23,15 @@ class ApiKey(Base):
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # Request signing by the caller (ACP Signature + Timestamp headers): an HMAC-SHA256 shared
+    # secret and/or an Ed25519 public key (base64url, 32 bytes), and how strictly to check.
+    signing_secret: Mapped[str | None] = mapped_column(Text)
+    signing_public_key: Mapped[str | None] = mapped_column(Text)
+    signature_policy: Mapped[SignaturePolicy] = mapped_column(
+        Enum(SignaturePolicy, name="signature_policy", native_enum=False, create_constraint=True, length=24),
+        default=SignaturePolicy.off,
+        server_default=SignaturePolicy.off.value,
+    )
 
     @property
     def is_active(self) -> bool:

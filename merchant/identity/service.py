@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchant.errors import InvalidRequest
 from merchant.identity import tokens
 from merchant.identity.errors import ApiKeyNotFound, InvalidCredentials, RevokedCredentials
 from merchant.identity.models import ApiKey
 from merchant.identity.repository import ApiKeyRepository
 from merchant.identity.roles import Role
+from merchant.identity.signatures import SignaturePolicy, SigningKeys, public_key_from
 from merchant.kit.clock import utc_now
 
 
@@ -22,6 +24,7 @@ class Principal:
     key_id: str
     name: str
     role: Role
+    signing: SigningKeys = field(default_factory=SigningKeys)
 
 
 @dataclass(frozen=True)
@@ -71,4 +74,40 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         raise InvalidCredentials("The API key is not valid.")
     if not key.is_active:
         raise RevokedCredentials("The API key has been revoked.")
-    return Principal(key_id=key.id, name=key.name, role=key.role)
+    signing = SigningKeys(key.signature_policy, key.signing_secret, key.signing_public_key)
+    return Principal(key_id=key.id, name=key.name, role=key.role, signing=signing)
+
+
+async def configure_signing(
+    session: AsyncSession,
+    key_id: str,
+    *,
+    policy: SignaturePolicy | None,
+    secret: str | None = None,
+    public_key: str | None = None,
+    clear: bool = False,
+) -> ApiKey:
+    """Set how a key's requests are signed; key material given without a policy turns checks on."""
+    key = await ApiKeyRepository(session).get(key_id)
+    if key is None:
+        raise ApiKeyNotFound(f"No API key {key_id!r}.", param="$.id")
+    if public_key is not None:
+        try:
+            public_key_from(public_key)
+        except ValueError as exc:
+            raise InvalidRequest(f"Invalid Ed25519 public key: {exc}.", param="$.public_key") from None
+    if clear:
+        key.signing_secret = key.signing_public_key = None
+    if secret is not None:
+        key.signing_secret = secret
+    if public_key is not None:
+        key.signing_public_key = public_key
+    has_material = key.signing_secret is not None or key.signing_public_key is not None
+    if policy is not None:
+        key.signature_policy = policy
+    elif secret is not None or public_key is not None:
+        key.signature_policy = SignaturePolicy.verify_if_present
+    if key.signature_policy is not SignaturePolicy.off and not has_material:
+        raise InvalidRequest("Set a signing secret or public key before turning signature checks on.")
+    await session.flush()
+    return key

@@ -56,6 +56,29 @@ class TestKeys:
         result = run_cli("keys", "create", "--role", "superuser", "--name", "x", env=subprocess_env)
         assert result.returncode == 2
 
+    async def test_signing_secret_is_printed_once_and_checks_turn_on(
+        self, committed: AsyncEngine, subprocess_env: dict[str, str]
+    ) -> None:
+        created = run_cli("keys", "create", "--role", "agent", "--name", "Signer", env=subprocess_env)
+        key_id = created.stdout.strip().split(".")[0]
+        done = run_cli("keys", "signing", key_id, "--generate-secret", env=subprocess_env)
+        assert done.returncode == 0, done.stderr
+        secret = done.stdout.strip()
+        assert len(secret) >= 43
+        assert "verify_if_present" in done.stderr
+        async with transaction(create_sessionmaker(committed)) as session:
+            stored = await session.execute(
+                text("SELECT signing_secret, signature_policy FROM api_key WHERE id = :id"), {"id": key_id}
+            )
+            assert stored.one() == (secret, "verify_if_present")
+        strict = run_cli("keys", "signing", key_id, "--policy", "require", env=subprocess_env)
+        assert (strict.returncode, strict.stdout) == (0, "")  # no new secret printed
+        bad = run_cli("keys", "signing", key_id, "--public-key", "not-a-key", env=subprocess_env)
+        assert bad.returncode == 1
+        assert "Invalid Ed25519 public key" in bad.stderr
+        nothing = run_cli("keys", "signing", key_id, "--clear", "--policy", "require", env=subprocess_env)
+        assert nothing.returncode == 1
+
 
 class TestServe:
     def test_refuses_an_out_of_date_external_schema(

@@ -1,4 +1,4 @@
-"""ACP §6 idempotency and the API-Version header at the HTTP edge, on a test route with a side effect.
+"""ACP §6 idempotency, request signatures and API-Version at the HTTP edge, on a test route.
 
 The route creates a feed-run row (any row would do) so every test can count side effects.
 """
@@ -6,6 +6,9 @@ The route creates a feed-run row (any row would do) so every test can count side
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Literal
@@ -28,16 +31,19 @@ from merchant.errors import InvalidState
 from merchant.http.auth import AnyPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import Idempotent, IdempotentRoute
+from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.idempotency import service
 from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
+from merchant.identity.signatures import SignaturePolicy
 from merchant.kit.clock import utc_now
 from tests.fixtures.app import rolled_back_client
 
 Headers = dict[str, str]
 VERSION = {"API-Version": "2026-04-17"}
+JSON = {"Content-Type": "application/json"}
 
 
 class Thing(BaseModel):
@@ -52,7 +58,12 @@ router = APIRouter(route_class=IdempotentRoute)
 
 @router.post("/test/runs", status_code=201)
 async def create_thing(
-    body: Thing, _: ApiVersion, principal: AnyPrincipal, claim: Idempotent, session: SessionDep
+    body: Thing,
+    _: ApiVersion,
+    principal: AnyPrincipal,
+    signed: SignatureVerdict,  # before the key is claimed: a forged request claims nothing
+    claim: Idempotent,
+    session: SessionDep,
 ) -> dict[str, str]:
     run = await ingest.create_run(
         session,
@@ -299,3 +310,50 @@ class TestConcurrency:
         assert sum("Idempotent-Replayed" not in r.headers for r in created) == 1
         async with transaction(create_sessionmaker(committed)) as session:
             assert await runs_of(session, "race") == 1
+
+
+class TestSignatures:
+    @pytest.fixture
+    async def signer(self, session: AsyncSession) -> tuple[Headers, str]:
+        created = await identity_service.create_key(session, role=Role.agent, name="signing platform")
+        await identity_service.configure_signing(
+            session, created.key.id, policy=SignaturePolicy.require, secret="shared-secret"
+        )
+        await session.commit()
+        return {"Authorization": f"Bearer {created.token}", **VERSION}, "shared-secret"
+
+    @staticmethod
+    def signed(headers: Headers, body: bytes, secret: str, key: str) -> Headers:
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        stamp = {"Signature": signature, "Timestamp": utc_now().isoformat(), **JSON}
+        return {**keyed(headers, key), **stamp}
+
+    async def test_signed_request_passes(
+        self, client: httpx.AsyncClient, signer: tuple[Headers, str], session: AsyncSession
+    ) -> None:
+        headers, secret = signer
+        body = b'{"source": "signed"}'
+        response = await client.post(
+            "/test/runs", headers=self.signed(headers, body, secret, "s1"), content=body
+        )
+        assert response.status_code == 201, response.text
+        assert await runs_of(session, "signed") == 1
+
+    async def test_unsigned_or_forged_requests_are_refused_before_anything_runs(
+        self, client: httpx.AsyncClient, signer: tuple[Headers, str], session: AsyncSession
+    ) -> None:
+        headers, secret = signer
+        body = b'{"source": "forged"}'
+        unsigned = await client.post("/test/runs", headers={**keyed(headers, "s2"), **JSON}, content=body)
+        assert (unsigned.status_code, unsigned.json()["code"]) == (401, "missing_signature")
+        forged = self.signed(headers, b'{"source": "other"}', secret, "s2")
+        response = await client.post("/test/runs", headers=forged, content=body)
+        assert (response.status_code, response.json()["code"]) == (401, "invalid_signature")
+        assert await runs_of(session, "forged") == 0
+        assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+        # the key was not claimed: the genuine request with it goes through
+        genuine = await client.post(
+            "/test/runs", headers=self.signed(headers, body, secret, "s2"), content=body
+        )
+        assert genuine.status_code == 201
