@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # Requests to URLs others give us (feed URLs) may reach private, loopback and link-local
     # addresses only when this is set (development and tests); production leaves it off.
     outbound_allow_private: bool = False
+    # Feed ingest: processes that map rows of a large file (0 = map in a thread), and the file
+    # size from which they are used (starting them costs ~1 s).
+    feed_mappers: int = Field(default=2, ge=0, le=64)
+    feed_mapper_min_bytes: int = Field(default=4 * 1024 * 1024, ge=0)
     # Catalog feeds: the largest file accepted by upload or URL fetch.
     feed_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     # Publication to an agent-hosted ACP Feed API (POST /feeds, PATCH /feeds/{id}/products).

@@ -29,6 +29,7 @@ from merchant.catalog.sources import (
     FeedFileError,
     detect_format,
 )
+from merchant.config import Settings
 from merchant.db.transaction import transaction
 from merchant.errors import NotFound
 from merchant.jobs.defer import raw_connection
@@ -37,6 +38,12 @@ from merchant.kit.clock import utc_now
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int, int], None]  # (rows read, raw bytes read)
+
+
+def reader_options(settings: Settings) -> reader.ReaderOptions:
+    return reader.ReaderOptions(
+        mappers=settings.feed_mappers, process_min_bytes=settings.feed_mapper_min_bytes
+    )
 
 
 def new_run_id() -> str:
@@ -124,6 +131,7 @@ async def load_file(
     feed: FeedInput,
     fmt: FeedFormat,
     progress: Progress | None = None,
+    options: reader.ReaderOptions | None = None,
 ) -> LoadStats:
     """Read, map, stage and merge the whole file, chunk by chunk (caller's transaction).
 
@@ -135,7 +143,7 @@ async def load_file(
     reader_stats = reader.ReaderStats()
     started = time.perf_counter()
     await staging.create_stage(conn)
-    chunks = reader.batches(feed.path, fmt, _target_country(feed.metadata), reader_stats)
+    chunks = reader.batches(feed.path, fmt, _target_country(feed.metadata), reader_stats, options)
     merging: asyncio.Task[None] | None = None
     try:
         async for batch in chunks:
@@ -192,6 +200,7 @@ async def run_ingest(
     feed: FeedInput,
     *,
     progress: Progress | None = None,
+    options: reader.ReaderOptions | None = None,
 ) -> FeedRun:
     """Process a queued run to ``succeeded`` or ``failed``; never raises for a bad file."""
     async with transaction(sessions) as session:
@@ -205,7 +214,8 @@ async def run_ingest(
             run.format = fmt.value
             if run.size_bytes is None:
                 run.size_bytes = feed.path.stat().st_size
-            stats = await load_file(await raw_connection(session), run, feed, fmt, progress)
+            connection = await raw_connection(session)
+            stats = await load_file(connection, run, feed, fmt, progress, options)
             run.rows_accepted, run.rows_rejected = stats.rows_accepted, stats.rows_rejected
             run.rows_total = stats.rows_accepted + stats.rows_rejected
             run.timings = {**stats.timings, "total_s": round(time.perf_counter() - started, 3)}

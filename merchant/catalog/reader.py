@@ -150,6 +150,18 @@ def _map_chunk(
     return batches[0] if batches else Batch()
 
 
+@dataclass(frozen=True, slots=True)
+class ReaderOptions:
+    """Deployment knobs (``MERCHANT_FEED_MAPPERS``, ``MERCHANT_FEED_MAPPER_MIN_BYTES``); None = default."""
+
+    mappers: int | None = None  # 0: always map in a thread
+    process_min_bytes: int | None = None
+
+    def resolved(self) -> tuple[int, int]:
+        mappers = MAPPERS if self.mappers is None else self.mappers
+        return mappers, PROCESS_MIN_BYTES if self.process_min_bytes is None else self.process_min_bytes
+
+
 @dataclass(slots=True)
 class ReaderStats:
     mapper_peak_rss_kib: int | None = None  # largest mapper process, when they ran
@@ -160,6 +172,7 @@ async def batches(
     fmt: FeedFormat,
     target_country: str | None,
     stats: ReaderStats,
+    options: ReaderOptions | None = None,
 ) -> AsyncGenerator[Batch, None]:
     """Chunks of ``path`` in file order.
 
@@ -167,7 +180,8 @@ async def batches(
     mapped by ``MAPPERS`` processes, at most ``WINDOW`` chunks in flight (bounded memory).
     """
     chunk_rows = CHUNK_ROWS
-    if await asyncio.to_thread(os.path.getsize, path) < PROCESS_MIN_BYTES:
+    mappers, process_min_bytes = (options or ReaderOptions()).resolved()
+    if mappers == 0 or await asyncio.to_thread(os.path.getsize, path) < process_min_bytes:
         chunks = read_batches(path, fmt, target_country, chunk_rows)
         while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
             yield batch
@@ -175,7 +189,7 @@ async def batches(
     loop = asyncio.get_running_loop()
     gc.freeze()  # the long-lived objects of this process leave the GC's scans while we parse
     # spawn: never fork a process that holds threads, sockets and a database connection
-    executor = ProcessPoolExecutor(MAPPERS, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(mappers, mp_context=multiprocessing.get_context("spawn"))
     raw = _raw_chunks(path, fmt, chunk_rows)
     pending: deque[tuple[asyncio.Future[Batch], int]] = deque()
     try:

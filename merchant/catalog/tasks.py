@@ -53,7 +53,8 @@ async def ingest_feed(context: JobContext, run_id: str) -> str:
         except FeedFileError as exc:
             finished = await ingest.fail_run(sessions, run_id, exc.code, exc.message, started)
         else:
-            finished = await ingest.run_ingest(sessions, run_id, ingest.FeedInput(path))
+            options = ingest.reader_options(settings)
+            finished = await ingest.run_ingest(sessions, run_id, ingest.FeedInput(path), options=options)
     async with transaction(sessions) as session:
         await uploads.delete_upload(session, run_id)
     return finished.status

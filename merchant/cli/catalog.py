@@ -75,7 +75,7 @@ def import_(
             def progress(rows: int, done: int) -> None:
                 bar.update(task, completed=done, rows=rows)
 
-            run = await ingest.run_ingest(sessions, run.id, feed, progress=progress)
+            run = await ingest.run_ingest(sessions, run.id, feed, progress=progress, options=options)
         async with transaction(sessions) as session:
             errors = await session.scalars(
                 select(FeedRowError)
@@ -85,7 +85,9 @@ def import_(
             )
             return run, list(errors)
 
-    run, errors = run_with_sessions(load_settings(), work)
+    settings = load_settings()
+    options = ingest.reader_options(settings)
+    run, errors = run_with_sessions(settings, work)
     _print_summary(run, errors)
     if run.status != "succeeded":
         raise typer.Exit(1)

@@ -94,3 +94,15 @@ async def test_export_then_snapshot_import_round_trips(
     assert done.returncode == 0, done.stderr
     assert orjson.loads((acp / "metadata.json").read_bytes())["id"] == "feed_x"
     assert len((acp / "products.jsonl").read_bytes().splitlines()) == 4  # tee (2 variants), mug, yen, dinar
+
+
+@pytest.mark.parametrize(("mappers", "with_processes"), [("2", True), ("0", False)])
+async def test_mapper_processes_follow_the_settings(
+    committed: AsyncEngine, subprocess_env: dict[str, str], mappers: str, with_processes: bool
+) -> None:
+    env = {**subprocess_env, "MERCHANT_FEED_MAPPER_MIN_BYTES": "0", "MERCHANT_FEED_MAPPERS": mappers}
+    done = run_cli("catalog", "import", str(FEEDS / "google.xml"), env=env)
+    assert done.returncode == 0, done.stderr
+    run = await last_run(committed)
+    assert (run.status, run.rows_accepted, run.rows_rejected) == ("succeeded", 1, 1)
+    assert ("mapper_peak_rss_mb" in run.timings) is with_processes
