@@ -47,6 +47,12 @@ class InvalidState(DomainError):
     code = "invalid_state"
 
 
+class NotAllowed(DomainError):
+    """The operation is not allowed on this resource at all any more (HTTP 405)."""
+
+    code = "method_not_allowed"
+
+
 class Unprocessable(DomainError):
     code = "unprocessable"
 

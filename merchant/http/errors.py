@@ -25,6 +25,7 @@ _DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, ErrorType]] = {
     errors.NotFound: (404, "invalid_request"),
     errors.Conflict: (409, "invalid_request"),
     errors.InvalidState: (409, "invalid_request"),
+    errors.NotAllowed: (405, "invalid_request"),
     errors.PayloadTooLarge: (413, "invalid_request"),
     errors.UnsupportedMediaType: (415, "invalid_request"),
     errors.Unprocessable: (422, "invalid_request"),

@@ -16,7 +16,12 @@ import procrastinate
 from merchant.config import libpq_url
 
 # Every module that declares tasks; the worker imports them before fetching jobs.
-TASK_MODULES = ["merchant.jobs.tasks", "merchant.catalog.tasks", "merchant.idempotency.tasks"]
+TASK_MODULES = [
+    "merchant.jobs.tasks",
+    "merchant.catalog.tasks",
+    "merchant.checkout.tasks",
+    "merchant.idempotency.tasks",
+]
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(),

@@ -1,0 +1,192 @@
+"""Checkout sessions: create, read, update, cancel, expire (no HTTP, no wire format).
+
+The stored row holds what the agent asked for; every call re-evaluates it against the live
+catalog, shipping and tax (``checkout.evaluate``), so prices and stock are never stale. A
+session belongs to the API key that created it: another key gets "not found".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchant.checkout.config import CheckoutConfig
+from merchant.checkout.errors import SessionClosed, SessionNotFound, SessionNotOpen
+from merchant.checkout.evaluate import Evaluation, RequestedItem, Status, evaluate
+from merchant.checkout.items import catalog_items
+from merchant.checkout.models import CheckoutSession
+from merchant.checkout.tax import Destination
+
+OPEN, COMPLETED, CANCELED, EXPIRED = "open", "completed", "canceled", "expired"
+_TERMINAL_STATUS = {COMPLETED: Status.completed, CANCELED: Status.canceled, EXPIRED: Status.expired}
+
+
+class Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET  # "absent": keep the stored value (None means clear it)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    items: Sequence[RequestedItem]
+    currency: str
+    buyer: dict[str, Any] | None = None
+    fulfillment_details: dict[str, Any] | None = None
+    locale: str | None = None
+    order_notes: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    items: Sequence[RequestedItem] | Unset = UNSET
+    buyer: dict[str, Any] | Unset | None = UNSET
+    fulfillment_details: dict[str, Any] | Unset | None = UNSET
+    selected_option: str | Unset | None = UNSET
+    order_notes: str | Unset | None = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A session with its evaluation: what every response renders."""
+
+    record: CheckoutSession
+    evaluation: Evaluation
+
+    @property
+    def status(self) -> Status:
+        return _TERMINAL_STATUS.get(self.record.status, self.evaluation.status)
+
+
+def new_session_id() -> str:
+    return f"cs_{secrets.token_hex(12)}"
+
+
+def _items_json(items: Sequence[RequestedItem]) -> list[dict[str, Any]]:
+    return [{"id": item.variant_id, "quantity": item.quantity} for item in items]
+
+
+def _destination(details: dict[str, Any] | None) -> Destination | None:
+    address = (details or {}).get("address") or {}
+    country = address.get("country")
+    return Destination(country.upper(), address.get("state"), address.get("postal_code")) if country else None
+
+
+async def _evaluate(session: AsyncSession, record: CheckoutSession, config: CheckoutConfig) -> Evaluation:
+    requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
+    destination = _destination(record.fulfillment_details)
+    rule = await config.tax_provider().rule_for(destination) if destination else config.tax_provider().default
+    return evaluate(
+        requested,
+        await catalog_items(session, {item.variant_id for item in requested}),
+        currency=record.currency,
+        destination=destination,
+        selected_option=record.selected_option,
+        shipping=config.shipping_table(),
+        tax=rule,
+    )
+
+
+async def create(
+    session: AsyncSession, owner: str, new: NewSession, *, config: CheckoutConfig, now: datetime
+) -> View:
+    record = CheckoutSession(
+        id=new_session_id(),
+        owner=owner,
+        status=OPEN,
+        currency=new.currency.upper(),
+        items=_items_json(new.items),
+        buyer=new.buyer,
+        fulfillment_details=new.fulfillment_details,
+        locale=new.locale,
+        order_notes=new.order_notes,
+        session_metadata=new.metadata or {},
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(minutes=config.session_ttl_minutes),
+    )
+    session.add(record)
+    evaluation = await _evaluate(session, record, config)
+    record.selected_option = evaluation.selected_option  # the only option is chosen for the buyer
+    await session.flush()
+    return View(record, evaluation)
+
+
+async def _load(
+    session: AsyncSession, owner: str, session_id: str, *, lock: bool, now: datetime
+) -> CheckoutSession:
+    query = select(CheckoutSession).where(CheckoutSession.id == session_id, CheckoutSession.owner == owner)
+    record = await session.scalar(query.with_for_update() if lock else query)
+    if record is None:
+        raise SessionNotFound(f"No checkout session {session_id!r}.", param="$.id")
+    if record.status == OPEN and record.expires_at <= now:  # expire on read, not only by the job
+        record.status = EXPIRED
+        await session.flush()
+    return record
+
+
+async def get(
+    session: AsyncSession, owner: str, session_id: str, *, config: CheckoutConfig, now: datetime
+) -> View:
+    record = await _load(session, owner, session_id, lock=False, now=now)
+    return View(record, await _evaluate(session, record, config))
+
+
+async def update(
+    session: AsyncSession,
+    owner: str,
+    session_id: str,
+    changes: Changes,
+    *,
+    config: CheckoutConfig,
+    now: datetime,
+) -> View:
+    record = await _load(session, owner, session_id, lock=True, now=now)
+    if record.status != OPEN:
+        raise SessionNotOpen(f"Checkout session {session_id} is {record.status}; it cannot change.")
+    if not isinstance(changes.items, Unset):
+        record.items = _items_json(changes.items)
+    if not isinstance(changes.buyer, Unset):
+        record.buyer = changes.buyer
+    if not isinstance(changes.fulfillment_details, Unset):
+        record.fulfillment_details = changes.fulfillment_details
+    if not isinstance(changes.selected_option, Unset):
+        record.selected_option = changes.selected_option
+    if not isinstance(changes.order_notes, Unset):
+        record.order_notes = changes.order_notes
+    evaluation = await _evaluate(session, record, config)
+    record.selected_option = evaluation.selected_option
+    record.updated_at = now
+    await session.flush()
+    return View(record, evaluation)
+
+
+async def cancel(
+    session: AsyncSession, owner: str, session_id: str, *, config: CheckoutConfig, now: datetime
+) -> View:
+    record = await _load(session, owner, session_id, lock=True, now=now)
+    if record.status in (COMPLETED, CANCELED):
+        raise SessionClosed(f"Checkout session {session_id} is already {record.status}.")
+    record.status, record.canceled_at, record.updated_at = CANCELED, now, now
+    await session.flush()
+    return View(record, await _evaluate(session, record, config))
+
+
+async def expire_due(session: AsyncSession, *, now: datetime) -> int:
+    """Mark open sessions past their deadline expired (the periodic job)."""
+    result = await session.execute(
+        sql_update(CheckoutSession)
+        .where(CheckoutSession.status == OPEN, CheckoutSession.expires_at <= now)
+        .values(status=EXPIRED, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
