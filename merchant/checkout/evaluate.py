@@ -97,6 +97,7 @@ class Evaluation:
     totals: Totals
     messages: tuple[Message, ...]
     status: Status
+    tax_rule: TaxRule
 
 
 def _line_messages(index: int, wanted: RequestedItem, item: CatalogItem, currency: str) -> list[Message]:
@@ -166,7 +167,7 @@ def evaluate(
     needs_address = any(not item.is_digital for _, _, item in found) and destination is None
     ready = bool(lines) and not needs_address and chosen is not None and not any(m.blocking for m in messages)
     status = Status.ready_for_payment if ready else Status.not_ready_for_payment
-    return Evaluation(lines, options, chosen, totals, tuple(messages), status)
+    return Evaluation(lines, options, chosen, totals, tuple(messages), status, tax)
 
 
 def _chosen(options: tuple[Option, ...], selected: str | None, messages: list[Message]) -> str | None:

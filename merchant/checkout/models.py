@@ -36,6 +36,6 @@ class CheckoutSession(Base):
     order_notes: Mapped[str | None] = mapped_column(Text)
     session_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())  # set by the service
     expires_at: Mapped[datetime]
     canceled_at: Mapped[datetime | None]

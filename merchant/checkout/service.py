@@ -130,7 +130,7 @@ async def _load(
     if record is None:
         raise SessionNotFound(f"No checkout session {session_id!r}.", param="$.id")
     if record.status == OPEN and record.expires_at <= now:  # expire on read, not only by the job
-        record.status = EXPIRED
+        record.status, record.updated_at = EXPIRED, now
         await session.flush()
     return record
 
@@ -154,6 +154,7 @@ async def update(
     record = await _load(session, owner, session_id, lock=True, now=now)
     if record.status != OPEN:
         raise SessionNotOpen(f"Checkout session {session_id} is {record.status}; it cannot change.")
+    record.updated_at = now
     if not isinstance(changes.items, Unset):
         record.items = _items_json(changes.items)
     if not isinstance(changes.buyer, Unset):
@@ -166,7 +167,6 @@ async def update(
         record.order_notes = changes.order_notes
     evaluation = await _evaluate(session, record, config)
     record.selected_option = evaluation.selected_option
-    record.updated_at = now
     await session.flush()
     return View(record, evaluation)
 

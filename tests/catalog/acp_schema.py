@@ -1,4 +1,4 @@
-"""The official ACP feed JSON Schema and examples, read from ``../shared/acp`` (never copied).
+"""The official ACP JSON Schemas (feed, checkout) and examples, read from ``../shared/acp`` (never copied).
 
 Tests that need them skip when the spec is not checked out next to the project.
 """
@@ -18,15 +18,16 @@ from referencing import Registry, Resource
 ACP = Path(__file__).parents[2].parent / "shared" / "acp"
 SCHEMA_PATH = ACP / "spec" / "2026-04-17" / "json-schema" / "schema.feed.json"
 EXAMPLES_PATH = ACP / "examples" / "2026-04-17" / "examples.feed.json"
+CHECKOUT_SCHEMA_PATH = ACP / "spec" / "2026-04-17" / "json-schema" / "schema.agentic_checkout.json"
 
 Json = dict[str, Any]
 
 
 @functools.cache
-def bundle() -> Json:
-    if not SCHEMA_PATH.exists():
-        pytest.skip(f"the ACP spec is not checked out next to the project ({SCHEMA_PATH})")
-    loaded: Json = json.loads(SCHEMA_PATH.read_text())
+def bundle(path: Path = SCHEMA_PATH) -> Json:
+    if not path.exists():
+        pytest.skip(f"the ACP spec is not checked out next to the project ({path})")
+    loaded: Json = json.loads(path.read_text())
     return loaded
 
 
@@ -39,14 +40,15 @@ def examples() -> Json:
 
 
 @functools.cache
-def validator(definition: str) -> Any:
-    schema = bundle()
+def validator(definition: str, path: Path = SCHEMA_PATH) -> Any:
+    schema = bundle(path)
     registry: Registry[Any] = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
     return Draft202012Validator({"$ref": f"{schema['$id']}#/$defs/{definition}"}, registry=registry)
 
 
-def schema_problems(instance: Any, definition: str) -> list[str]:
-    return [f"{error.json_path}: {error.message}" for error in validator(definition).iter_errors(instance)]
+def schema_problems(instance: Any, definition: str, path: Path = SCHEMA_PATH) -> list[str]:
+    errors = validator(definition, path).iter_errors(instance)
+    return [f"{error.json_path}: {error.message}" for error in errors]
 
 
 def assert_schema_valid(instance: Any, definition: str = "Product") -> None:
