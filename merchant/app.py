@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI
 
 from merchant import __version__
 from merchant.catalog import routes as catalog_routes
+from merchant.checkout import routes as checkout_routes
+from merchant.checkout.config import load_checkout_config
 from merchant.config import Settings, get_settings
 from merchant.db import create_engine, create_sessionmaker
 from merchant.db.embedded import resolve_database_url
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.checkout_config = load_checkout_config(settings.checkout_config)  # a bad file fails here
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
@@ -67,4 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         identity_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
     )
     app.include_router(catalog_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
+    app.include_router(
+        checkout_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
+    )
     return app

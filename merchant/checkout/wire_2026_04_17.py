@@ -8,11 +8,14 @@ translations can be added without changing callers).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from merchant.checkout.evaluate import Evaluation, Message
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
-from merchant.checkout.service import View
+from merchant.checkout.service import Changes, NewSession, View
 from merchant.checkout.shipping import Option
 
 VERSION = "2026-04-17"
@@ -150,3 +153,134 @@ def render_links(config_links: Any) -> list[Json]:
         for kind in ("terms_of_use", "privacy_policy", "return_policy")
         if (url := getattr(config_links, kind)) is not None
     ]
+
+
+# -- requests --------------------------------------------------------------------------------------
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemIn(_Closed):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    name: str | None = None
+    unit_amount: int | None = None  # informative only: prices come from the catalog
+    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1  # not in the schema, but sent by agents (spec slip)
+
+
+class AddressIn(_Closed):
+    name: Annotated[str, Field(max_length=256)]
+    line_one: Annotated[str, Field(max_length=256)]
+    line_two: Annotated[str, Field(max_length=256)] | None = None
+    city: Annotated[str, Field(max_length=128)]
+    state: Annotated[str, Field(max_length=64)]
+    country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+    postal_code: Annotated[str, Field(max_length=32)]
+    company: str | None = None
+
+
+class FulfillmentDetailsIn(_Closed):
+    name: str | None = None
+    phone_number: str | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    address: AddressIn | None = None
+
+
+class BuyerIn(_Closed):
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
+    first_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None
+    phone_number: str | None = None
+    customer_id: str | None = None
+    account_type: Literal["guest", "registered", "business"] | None = None
+    authentication_status: Literal["authenticated", "guest", "requires_signin"] | None = None
+    company: dict[str, Any] | None = None
+    loyalty: dict[str, Any] | None = None
+    tax_exemption: dict[str, Any] | None = None
+
+
+class SelectedOptionIn(_Closed):
+    type: Literal["shipping", "digital", "pickup", "local_delivery"]
+    option_id: Annotated[str, Field(min_length=1)]
+    item_ids: list[str] = []
+
+
+def _items(line_items: list[ItemIn] | None, legacy: list[ItemIn] | None) -> list[RequestedItem] | None:
+    chosen = line_items if line_items is not None else legacy
+    return None if chosen is None else [RequestedItem(item.id, item.quantity) for item in chosen]
+
+
+def _dump(model: BaseModel | None) -> Json | None:
+    return None if model is None else model.model_dump(exclude_none=True)
+
+
+class CreateIn(_Closed):
+    line_items: Annotated[list[ItemIn], Field(min_length=1)] | None = None
+    items: Annotated[list[ItemIn], Field(min_length=1)] | None = None  # legacy name (spec slip)
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+    capabilities: dict[str, Any] | None = None  # required by the schema; accepted when missing
+    buyer: BuyerIn | None = None
+    fulfillment_details: FulfillmentDetailsIn | None = None
+    fulfillment_groups: list[dict[str, Any]] | None = None
+    affiliate_attribution: dict[str, Any] | None = None
+    coupons: list[str] | None = None
+    discounts: dict[str, Any] | None = None
+    locale: Annotated[str, Field(max_length=35)] | None = None
+    timezone: str | None = None
+    quote_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    order_notes: Annotated[str, Field(max_length=5000)] | None = None
+
+    @model_validator(mode="after")
+    def _some_items(self) -> Self:
+        if self.line_items is None and self.items is None:
+            raise PydanticCustomError("missing", "line_items is required")
+        return self
+
+    def to_new_session(self) -> NewSession:
+        return NewSession(
+            items=_items(self.line_items, self.items) or [],
+            currency=self.currency,
+            buyer=_dump(self.buyer),
+            fulfillment_details=_dump(self.fulfillment_details),
+            locale=self.locale,
+            order_notes=self.order_notes,
+            metadata=self.metadata,
+        )
+
+
+class UpdateIn(_Closed):
+    buyer: BuyerIn | None = None
+    line_items: Annotated[list[ItemIn], Field(min_length=1)] | None = None
+    items: Annotated[list[ItemIn], Field(min_length=1)] | None = None
+    fulfillment_details: FulfillmentDetailsIn | None = None
+    fulfillment_groups: list[dict[str, Any]] | None = None
+    selected_fulfillment_options: list[SelectedOptionIn] | None = None
+    coupons: list[str] | None = None
+    discounts: dict[str, Any] | None = None
+    order_notes: Annotated[str, Field(max_length=5000)] | None = None
+
+    def to_changes(self) -> Changes:
+        """Absent fields keep the stored value; ``null`` clears it."""
+        sent = self.model_fields_set
+        changes: dict[str, Any] = {}
+        if "line_items" in sent or "items" in sent:
+            changes["items"] = _items(self.line_items, self.items) or []
+        if "buyer" in sent:
+            changes["buyer"] = _dump(self.buyer)
+        if "fulfillment_details" in sent:
+            changes["fulfillment_details"] = _dump(self.fulfillment_details)
+        if "selected_fulfillment_options" in sent:
+            options = self.selected_fulfillment_options or []
+            changes["selected_option"] = options[0].option_id if options else None
+        if "order_notes" in sent:
+            changes["order_notes"] = self.order_notes
+        return Changes(**changes)
+
+
+class CancelIn(BaseModel):
+    """Cancel carries optional context (intent traces); nothing in it changes the outcome."""
+
+    model_config = ConfigDict(extra="allow")

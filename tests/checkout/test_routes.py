@@ -1,0 +1,186 @@
+"""The ACP checkout endpoints through the real app: every response schema-valid, the protocol edge."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchant.identity import service as identity_service
+from merchant.identity.roles import Role
+from tests.catalog.acp_schema import ACP, CHECKOUT_SCHEMA_PATH, schema_problems
+from tests.catalog.helpers import FEEDS, run_feed
+
+Headers = dict[str, str]
+EXAMPLES = ACP / "examples" / "2026-04-17" / "examples.agentic_checkout.json"
+ADDRESS = {
+    "name": "Ada Buyer",
+    "line_one": "1 Main St",
+    "city": "New York",
+    "state": "NY",
+    "country": "US",
+    "postal_code": "10001",
+}
+
+
+def assert_session(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert schema_problems(body, "CheckoutSession", CHECKOUT_SCHEMA_PATH) == []
+    return body
+
+
+async def agent_key(session: AsyncSession, name: str = "platform") -> Headers:
+    created = await identity_service.create_key(session, role=Role.agent, name=name)
+    await session.commit()
+    return {"Authorization": f"Bearer {created.token}", "API-Version": "2026-04-17"}
+
+
+@pytest.fixture
+async def agent(session: AsyncSession, sessions: async_sessionmaker[AsyncSession]) -> Headers:
+    await run_feed(sessions, FEEDS / "openai.csv")
+    return await agent_key(session)
+
+
+class Keys:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, headers: Headers) -> Headers:
+        self.n += 1
+        return {**headers, "Idempotency-Key": f"key-{self.n}"}
+
+
+@pytest.fixture
+def key() -> Keys:
+    return Keys()
+
+
+async def test_create_update_get_cancel(client: httpx.AsyncClient, agent: Headers, key: Keys) -> None:
+    created = assert_session(
+        await client.post(
+            "/checkout_sessions",
+            headers=key(agent),
+            json={"currency": "usd", "line_items": [{"id": "mug", "quantity": 2}], "capabilities": {}},
+        ),
+        201,
+    )
+    assert (created["status"], created["currency"]) == ("not_ready_for_payment", "usd")
+    session_id = created["id"]
+    path = f"/checkout_sessions/{session_id}"
+
+    updated = assert_session(
+        await client.post(
+            path,
+            headers=key(agent),
+            json={
+                "fulfillment_details": {"name": "Ada", "address": ADDRESS},
+                "selected_fulfillment_options": [
+                    {"type": "shipping", "option_id": "express", "item_ids": []}
+                ],
+            },
+        ),
+        200,
+    )
+    assert updated["status"] == "ready_for_payment"
+    assert {t["type"]: t["amount"] for t in updated["totals"]}["total"] == 2400 + 1500
+
+    got = assert_session(await client.get(path, headers=agent), 200)
+    assert got["status"] == "ready_for_payment"
+    cleared = assert_session(
+        await client.post(path, headers=key(agent), json={"fulfillment_details": None}), 200
+    )
+    assert cleared["status"] == "not_ready_for_payment"
+
+    canceled = assert_session(await client.post(f"{path}/cancel", headers=key(agent)), 200)
+    assert canceled["status"] == "canceled"
+    again = await client.post(f"{path}/cancel", headers=key(agent))
+    assert (again.status_code, again.json()["code"]) == (405, "checkout_session_closed")
+
+
+async def test_another_platform_gets_404(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, session: AsyncSession
+) -> None:
+    created = await client.post(
+        "/checkout_sessions", headers=key(agent), json={"currency": "usd", "line_items": [{"id": "mug"}]}
+    )
+    other = await agent_key(session, "other platform")
+    response = await client.get(f"/checkout_sessions/{created.json()['id']}", headers=other)
+    assert (response.status_code, response.json()["code"]) == (404, "checkout_session_not_found")
+
+
+async def test_protocol_edge_errors(client: httpx.AsyncClient, agent: Headers, key: Keys) -> None:
+    body = {"currency": "usd", "line_items": [{"id": "mug"}]}
+    no_version = {k: v for k, v in key(agent).items() if k != "API-Version"}
+    response = await client.post("/checkout_sessions", headers=no_version, json=body)
+    assert (response.status_code, response.json()["supported_versions"]) == (400, ["2026-04-17"])
+    response = await client.post("/checkout_sessions", headers=agent, json=body)
+    assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_required")
+    response = await client.post("/checkout_sessions", headers=key(agent), content=b"{not json")
+    assert (response.status_code, response.json()["param"]) == (400, "$")
+    wrong = {"currency": "usd", "line_items": [{"id": "mug", "quantity": "two"}]}
+    response = await client.post("/checkout_sessions", headers=key(agent), json=wrong)
+    assert (response.status_code, response.json()["param"]) == (400, "$.line_items[0].quantity")
+    unknown = {**body, "surprise": True}
+    response = await client.post("/checkout_sessions", headers=key(agent), json=unknown)
+    assert (response.status_code, response.json()["code"], response.json()["param"]) == (
+        400,
+        "unknown_field",
+        "$.surprise",
+    )
+    response = await client.get("/checkout_sessions/cs_missing", headers=agent)
+    assert response.status_code == 404
+
+
+async def test_replay_and_conflict(client: httpx.AsyncClient, agent: Headers) -> None:
+    headers = {**agent, "Idempotency-Key": "create-1"}
+    body = {"currency": "usd", "line_items": [{"id": "mug"}]}
+    first = await client.post("/checkout_sessions", headers=headers, json=body)
+    again = await client.post(
+        "/checkout_sessions", headers=headers, content=json.dumps(body, indent=2).encode()
+    )
+    assert (again.status_code, again.json()["id"], again.headers["Idempotent-Replayed"]) == (
+        201,
+        first.json()["id"],
+        "true",
+    )
+    other = await client.post("/checkout_sessions", headers=headers, json={**body, "currency": "eur"})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
+
+
+async def test_legacy_items_and_catalog_messages(
+    client: httpx.AsyncClient, agent: Headers, key: Keys
+) -> None:
+    body = {"currency": "usd", "items": [{"id": "nope"}, {"id": "tee-red-m", "quantity": 1}]}
+    created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
+    assert [(m["code"], m["param"]) for m in created["messages"]] == [
+        ("invalid", "$.line_items[0].id"),
+        ("out_of_stock", "$.line_items[1]"),
+    ]
+
+
+def _valid_create_examples() -> list[Any]:
+    if not EXAMPLES.exists():
+        return []
+    examples = json.loads(EXAMPLES.read_text())
+    return [
+        (name, value)
+        for name, value in examples.items()
+        if name.startswith("create_checkout_session_request")
+        and not schema_problems(value, "CheckoutSessionCreateRequest", CHECKOUT_SCHEMA_PATH)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "example"), _valid_create_examples() or [pytest.param("none", {}, marks=pytest.mark.skip)]
+)
+async def test_official_create_examples_are_accepted(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, name: str, example: dict[str, Any]
+) -> None:
+    body = copy.deepcopy(example)
+    created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
+    assert created["messages"][0]["code"] == "invalid"  # its item ids are not in our catalog
