@@ -6,6 +6,7 @@ an ``Idempotency-Key`` (``IdempotentRoute``). Complete arrives with payments.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -33,70 +34,63 @@ def checkout_config(request: Request) -> CheckoutConfig:
 ConfigDep = Annotated[CheckoutConfig, Depends(checkout_config)]
 
 
-def _render(view: service.View, config: CheckoutConfig, locale: str) -> Json:
-    return render_session(view, links=render_links(config.links), now=utc_now(), locale=locale)
+@dataclass(frozen=True, slots=True)
+class AcpCall:
+    """What every checkout route needs once the protocol edge has passed (order matters:
+    version, key, signature; the idempotency claim comes after, in the POST routes)."""
+
+    owner: str
+    config: CheckoutConfig
+    locale: str
+
+    def render(self, view: service.View) -> Json:
+        links = render_links(self.config.links)
+        return render_session(view, links=links, now=utc_now(), locale=self.locale)
+
+
+async def acp_call(
+    _version: ApiVersion,
+    principal: AgentPrincipal,
+    _signed: SignatureVerdict,
+    config: ConfigDep,
+    locale: DisplayLocale,
+) -> AcpCall:
+    return AcpCall(principal.key_id, config, locale)
+
+
+Acp = Annotated[AcpCall, Depends(acp_call)]
 
 
 @router.post("", status_code=201, summary="Create a checkout session")
-async def create_session(
-    body: CreateIn,
-    _version: ApiVersion,
-    principal: AgentPrincipal,
-    _signed: SignatureVerdict,
-    _claim: Idempotent,
-    session: SessionDep,
-    config: ConfigDep,
-    locale: DisplayLocale,
-) -> Json:
-    view = await service.create(
-        session, principal.key_id, body.to_new_session(), config=config, now=utc_now()
-    )
-    return _render(view, config, locale)
+async def create_session(body: CreateIn, acp: Acp, _claim: Idempotent, session: SessionDep) -> Json:
+    new = body.to_new_session()
+    return acp.render(await service.create(session, acp.owner, new, config=acp.config, now=utc_now()))
 
 
 @router.get("/{checkout_session_id}", summary="Get a checkout session")
-async def get_session(
-    checkout_session_id: str,
-    _version: ApiVersion,
-    principal: AgentPrincipal,
-    _signed: SignatureVerdict,
-    session: SessionDep,
-    config: ConfigDep,
-    locale: DisplayLocale,
-) -> Json:
-    view = await service.get(session, principal.key_id, checkout_session_id, config=config, now=utc_now())
-    return _render(view, config, locale)
+async def get_session(checkout_session_id: str, acp: Acp, session: SessionDep) -> Json:
+    view = await service.get(session, acp.owner, checkout_session_id, config=acp.config, now=utc_now())
+    return acp.render(view)
 
 
 @router.post("/{checkout_session_id}", summary="Update a checkout session")
 async def update_session(
-    checkout_session_id: str,
-    body: UpdateIn,
-    _version: ApiVersion,
-    principal: AgentPrincipal,
-    _signed: SignatureVerdict,
-    _claim: Idempotent,
-    session: SessionDep,
-    config: ConfigDep,
-    locale: DisplayLocale,
+    checkout_session_id: str, body: UpdateIn, acp: Acp, _claim: Idempotent, session: SessionDep
 ) -> Json:
+    changes = body.to_changes()
     view = await service.update(
-        session, principal.key_id, checkout_session_id, body.to_changes(), config=config, now=utc_now()
+        session, acp.owner, checkout_session_id, changes, config=acp.config, now=utc_now()
     )
-    return _render(view, config, locale)
+    return acp.render(view)
 
 
 @router.post("/{checkout_session_id}/cancel", summary="Cancel a checkout session")
 async def cancel_session(
     checkout_session_id: str,
-    _version: ApiVersion,
-    principal: AgentPrincipal,
-    _signed: SignatureVerdict,
+    acp: Acp,
     _claim: Idempotent,
     session: SessionDep,
-    config: ConfigDep,
-    locale: DisplayLocale,
     _body: Annotated[CancelIn | None, Body()] = None,
 ) -> Json:
-    view = await service.cancel(session, principal.key_id, checkout_session_id, config=config, now=utc_now())
-    return _render(view, config, locale)
+    view = await service.cancel(session, acp.owner, checkout_session_id, config=acp.config, now=utc_now())
+    return acp.render(view)

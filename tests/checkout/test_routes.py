@@ -14,17 +14,10 @@ from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
 from tests.catalog.acp_schema import ACP, CHECKOUT_SCHEMA_PATH, schema_problems
 from tests.catalog.helpers import FEEDS, run_feed
+from tests.checkout.test_service import ADDRESS
 
 Headers = dict[str, str]
 EXAMPLES = ACP / "examples" / "2026-04-17" / "examples.agentic_checkout.json"
-ADDRESS = {
-    "name": "Ada Buyer",
-    "line_one": "1 Main St",
-    "city": "New York",
-    "state": "NY",
-    "country": "US",
-    "postal_code": "10001",
-}
 
 
 def assert_session(response: httpx.Response, status: int) -> dict[str, Any]:
