@@ -8,6 +8,11 @@ of ``currency``; weights in grams. Example::
     session_ttl_minutes: 30
     links:
       terms_of_use: https://shop.example/terms
+    card_handler:                        # the Stripe tokenized-card handler agents pay with
+      merchant_id: acct_1234567890
+      accepted_brands: [visa, mastercard, amex]
+      environment: production
+    interventions: {supported: [3ds, address_verification]}
     shipping:
       - countries: [US]
         regions: [US-AK, US-HI]          # optional; list regions before their whole country
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -122,10 +127,35 @@ class LinksConfig(_Strict):
     return_policy: AnyHttpUrl | None = None
 
 
+Brand = Literal["visa", "mastercard", "amex", "discover", "diners", "jcb", "unionpay"]
+Intervention = Literal["3ds", "biometric", "address_verification"]
+
+
+class CardHandlerConfig(_Strict):
+    """The Stripe tokenized-card payment handler offered to agents (``dev.acp.tokenized.card``)."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "card_tokenized"
+    display_name: Annotated[str, Field(max_length=128)] = "Credit or debit card"
+    merchant_id: Annotated[str, Field(min_length=1, max_length=256)] = "acct_development"  # Stripe account
+    merchant_display_name: str | None = None
+    accepted_brands: Annotated[list[Brand], Field(min_length=1)] = ["visa", "mastercard", "amex", "discover"]
+    accepted_funding_types: list[Literal["credit", "debit", "prepaid"]] = ["credit", "debit"]
+    supports_3ds: bool = False
+    environment: Literal["sandbox", "production"] = "sandbox"
+
+
+class InterventionsConfig(_Strict):
+    supported: list[Intervention] = []
+    required: list[Literal["3ds", "biometric"]] = []
+    enforcement: Literal["always", "conditional", "optional"] = "conditional"
+
+
 class CheckoutConfig(_Strict):
     currency: str = "USD"
     session_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
     links: LinksConfig = LinksConfig()
+    card_handler: CardHandlerConfig = CardHandlerConfig()
+    interventions: InterventionsConfig = InterventionsConfig()
     shipping: list[ZoneConfig] = []
     tax: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")], TaxRuleConfig] = {}
     default_tax: TaxRuleConfig | None = None

@@ -35,6 +35,8 @@ class CheckoutSession(Base):
     locale: Mapped[str | None] = mapped_column(String(35))
     order_notes: Mapped[str | None] = mapped_column(Text)
     session_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+    # The interventions the agent said it can handle (capabilities.interventions.supported).
+    agent_interventions: Mapped[list[str]] = mapped_column(JSONB, default=list)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())  # set by the service
     expires_at: Mapped[datetime]

@@ -13,7 +13,14 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from merchant.checkout import service
 from merchant.checkout.config import CheckoutConfig
-from merchant.checkout.wire_2026_04_17 import CancelIn, CreateIn, UpdateIn, render_links, render_session
+from merchant.checkout.wire_2026_04_17 import (
+    CancelIn,
+    CreateIn,
+    UpdateIn,
+    render_capabilities,
+    render_links,
+    render_session,
+)
 from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import Idempotent, IdempotentRoute
@@ -45,7 +52,8 @@ class AcpCall:
 
     def render(self, view: service.View) -> Json:
         links = render_links(self.config.links)
-        return render_session(view, links=links, now=utc_now(), locale=self.locale)
+        capabilities = render_capabilities(self.config, view.record.agent_interventions)
+        return render_session(view, links=links, now=utc_now(), locale=self.locale, capabilities=capabilities)
 
 
 async def acp_call(

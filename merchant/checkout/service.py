@@ -45,6 +45,7 @@ class NewSession:
     locale: str | None = None
     order_notes: str | None = None
     metadata: dict[str, Any] | None = None
+    agent_interventions: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ async def create(
         locale=new.locale,
         order_notes=new.order_notes,
         session_metadata=new.metadata or {},
+        agent_interventions=list(new.agent_interventions),
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(minutes=config.session_ttl_minutes),

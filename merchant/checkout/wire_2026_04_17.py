@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
 from merchant.checkout.service import Changes, NewSession, View
@@ -20,6 +21,14 @@ from merchant.checkout.shipping import Option
 
 VERSION = "2026-04-17"
 Json = dict[str, Any]
+KNOWN_INTERVENTIONS = ("3ds", "biometric", "address_verification")
+CARD_HANDLER = {  # the ACP tokenized-card handler (acp-spec.md §8.4)
+    "name": "dev.acp.tokenized.card",
+    "version": "2026-01-22",
+    "spec": "https://acp.dev/handlers/tokenized.card",
+    "config_schema": "https://acp.dev/schemas/handlers/tokenized.card/config.json",
+    "instrument_schemas": ["https://acp.dev/schemas/handlers/tokenized.card/instrument.json"],
+}
 
 _TOTAL_TEXT = {
     "items_base_amount": "Items",
@@ -109,7 +118,42 @@ def _message(message: Message) -> Json:
     }
 
 
-def render_session(view: View, *, links: list[Json], now: datetime, locale: str = "en") -> Json:
+def render_capabilities(config: CheckoutConfig, agent_interventions: list[str]) -> Json:
+    """Our payment handler, and the interventions both sides support (acp-spec.md §2.5)."""
+    card = config.card_handler
+    handler_config: Json = {
+        "merchant_id": card.merchant_id,
+        "psp": "stripe",
+        "accepted_brands": list(card.accepted_brands),
+        "accepted_funding_types": list(card.accepted_funding_types),
+        "supports_3ds": card.supports_3ds,
+        "environment": card.environment,
+    }
+    if card.merchant_display_name:
+        handler_config["merchant_display_name"] = card.merchant_display_name
+    handler = {
+        "id": card.id,
+        "display_name": card.display_name,
+        "requires_delegate_payment": True,
+        "requires_pci_compliance": False,
+        "psp": "stripe",
+        **CARD_HANDLER,
+        "config": handler_config,
+    }
+    capabilities: Json = {"payment": {"handlers": [handler]}}
+    seller = config.interventions
+    if seller.supported or seller.required:
+        interventions: Json = {"supported": [i for i in seller.supported if i in agent_interventions]}
+        if seller.required:
+            interventions["required"] = list(seller.required)
+            interventions["enforcement"] = seller.enforcement
+        capabilities["interventions"] = interventions
+    return capabilities
+
+
+def render_session(
+    view: View, *, links: list[Json], now: datetime, locale: str = "en", capabilities: Json | None = None
+) -> Json:
     """The ``CheckoutSession`` object for ``view``."""
     record, evaluation = view.record, view.evaluation
     lines = {line.priced.id: line for line in evaluation.lines}
@@ -125,7 +169,7 @@ def render_session(view: View, *, links: list[Json], now: datetime, locale: str 
         "fulfillment_options": [_option(option, now) for option in evaluation.options],
         "messages": [_message(message) for message in evaluation.messages],
         "links": links,
-        "capabilities": {},
+        "capabilities": capabilities or {},
         "created_at": _time(record.created_at),
         "updated_at": _time(record.updated_at),
         "expires_at": _time(record.expires_at),
@@ -240,7 +284,9 @@ class CreateIn(_Closed):
         return self
 
     def to_new_session(self) -> NewSession:
+        interventions = ((self.capabilities or {}).get("interventions") or {}).get("supported") or []
         return NewSession(
+            agent_interventions=[i for i in interventions if i in KNOWN_INTERVENTIONS],  # unknown: ignored
             items=_items(self.line_items, self.items) or [],
             currency=self.currency,
             buyer=_dump(self.buyer),

@@ -63,6 +63,12 @@ async def test_create_update_get_cancel(client: httpx.AsyncClient, agent: Header
         201,
     )
     assert (created["status"], created["currency"]) == ("not_ready_for_payment", "usd")
+    [handler] = created["capabilities"]["payment"]["handlers"]
+    assert (handler["name"], handler["psp"], handler["requires_delegate_payment"]) == (
+        "dev.acp.tokenized.card",
+        "stripe",
+        True,
+    )
     session_id = created["id"]
     path = f"/checkout_sessions/{session_id}"
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from merchant.checkout import service
 from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.evaluate import RequestedItem
-from merchant.checkout.wire_2026_04_17 import render_links, render_session
+from merchant.checkout.wire_2026_04_17 import render_capabilities, render_links, render_session
 from merchant.kit.clock import utc_now
 from tests.catalog.acp_schema import CHECKOUT_SCHEMA_PATH, schema_problems
 from tests.catalog.helpers import FEEDS, run_feed
@@ -104,3 +104,31 @@ async def test_messages_render_with_protocol_codes(catalog: None, session: Async
         },
     ]
     assert Decimal(body["line_items"][0]["unit_amount"]) == 1200
+
+
+async def test_capabilities_intersect_interventions(catalog: None, session: AsyncSession) -> None:
+    config = CheckoutConfig.model_validate(
+        {
+            **CONFIG.model_dump(mode="json"),
+            "card_handler": {
+                "merchant_id": "acct_123",
+                "accepted_brands": ["visa"],
+                "environment": "production",
+            },
+            "interventions": {"supported": ["3ds", "address_verification"], "required": ["3ds"]},
+        }
+    )
+    now = utc_now()
+    new = service.NewSession([RequestedItem("mug", 1)], "usd", agent_interventions=["3ds", "biometric"])
+    view = await service.create(session, OWNER, new, config=config, now=now)
+    capabilities = render_capabilities(config, view.record.agent_interventions)
+    body = render_session(view, links=[], now=now, capabilities=capabilities)
+    assert_valid(body)
+    assert body["capabilities"]["interventions"] == {
+        "supported": ["3ds"],
+        "required": ["3ds"],
+        "enforcement": "conditional",
+    }
+    handler = body["capabilities"]["payment"]["handlers"][0]
+    assert handler["config"]["merchant_id"] == "acct_123"
+    assert handler["config"]["accepted_brands"] == ["visa"]
