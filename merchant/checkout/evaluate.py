@@ -14,6 +14,8 @@ Rules:
 - physical goods need an address; a destination no shipping zone serves -> error
   ``region_restricted``; a chosen option that is not among the offered ones -> error
   ``invalid`` on ``$.selected_fulfillment_options[0]`` (no error while nothing can be offered);
+- interventions we require with enforcement ``always`` that the agent cannot handle -> error
+  ``intervention_required`` on ``$.capabilities.interventions``;
 - ``ready_for_payment`` when nothing blocks and a fulfilment option is chosen (the only
   option is chosen for the buyer), else ``not_ready_for_payment``.
 """
@@ -31,6 +33,7 @@ from merchant.checkout.tax import Destination
 
 LOW_STOCK = 5
 ADDRESS_PARAM = "$.fulfillment_details.address"
+INTERVENTIONS_PARAM = "$.capabilities.interventions"
 
 
 class Status(StrEnum):
@@ -126,8 +129,12 @@ def evaluate(
     selected_option: str | None,
     shipping: ShippingTable,
     tax: TaxRule,
+    missing_interventions: Sequence[str] = (),
 ) -> Evaluation:
     messages: list[Message] = []
+    if missing_interventions:  # required by us (enforcement "always"), not supported by the agent
+        text = f"This purchase needs {', '.join(missing_interventions)}, which the agent does not support."
+        messages.append(Message(MessageType.error, "intervention_required", INTERVENTIONS_PARAM, text))
     found: list[tuple[int, RequestedItem, CatalogItem]] = []
     for index, wanted in enumerate(requested):
         item = catalog.get(wanted.variant_id)

@@ -83,6 +83,15 @@ def _destination(details: dict[str, Any] | None) -> Destination | None:
     return Destination(country.upper(), address.get("state"), address.get("postal_code")) if country else None
 
 
+def missing_interventions(config: CheckoutConfig, agent: Sequence[str]) -> list[str]:
+    """Interventions we require (enforcement ``always``) that are not supported on both sides."""
+    seller = config.interventions
+    if seller.enforcement != "always":
+        return []
+    both = set(seller.supported) & set(agent)
+    return [name for name in seller.required if name not in both]
+
+
 async def _evaluate(session: AsyncSession, record: CheckoutSession, config: CheckoutConfig) -> Evaluation:
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
@@ -95,6 +104,7 @@ async def _evaluate(session: AsyncSession, record: CheckoutSession, config: Chec
         selected_option=record.selected_option,
         shipping=config.shipping_table(),
         tax=rule,
+        missing_interventions=missing_interventions(config, record.agent_interventions),
     )
 
 

@@ -138,3 +138,18 @@ def test_warnings_do_not_block() -> None:
 
 def test_empty_cart_is_not_ready() -> None:
     assert run([]).status is Status.not_ready_for_payment
+
+
+def test_a_required_intervention_the_agent_lacks_blocks_payment() -> None:
+    result = evaluate(
+        [RequestedItem("tee", 1)],
+        CATALOG,
+        currency="USD",
+        destination=US,
+        selected_option="std",
+        shipping=TABLE,
+        tax=NO_TAX,
+        missing_interventions=["3ds"],
+    )
+    assert codes(result) == [("error", "intervention_required", "$.capabilities.interventions")]
+    assert result.status is Status.not_ready_for_payment

@@ -140,3 +140,14 @@ async def test_expiry_on_read_and_by_the_job(catalog: None, session: AsyncSessio
     assert (await service.cancel(session, OWNER, second.record.id, config=CONFIG, now=later)).status is (
         Status.canceled
     )
+
+
+@pytest.mark.parametrize(
+    ("enforcement", "agent", "missing"),
+    [("always", [], ["3ds"]), ("always", ["3ds"], []), ("conditional", [], [])],
+)
+def test_missing_interventions(enforcement: str, agent: list[str], missing: list[str]) -> None:
+    config = CheckoutConfig.model_validate(
+        {"interventions": {"supported": ["3ds"], "required": ["3ds"], "enforcement": enforcement}}
+    )
+    assert service.missing_interventions(config, agent) == missing
