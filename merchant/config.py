@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     checkout_config: Path | None = None
     # Accepted distance between a signed request's Timestamp header and our clock.
     signature_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    # Largest request body accepted on the ACP endpoints (413 beyond).
+    acp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long an Idempotency-Key's answer is replayed (ACP: at least 24 h).
     idempotency_retention_hours: int = Field(default=72, ge=24, le=24 * 30)
     # Requests to URLs others give us (feed URLs) may reach private, loopback and link-local

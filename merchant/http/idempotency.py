@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from merchant.db.transaction import transaction
-from merchant.errors import Conflict, DomainError
+from merchant.errors import Conflict, DomainError, PayloadTooLarge, UnsupportedMediaType
 from merchant.http.auth import AnyPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.errors import domain_error_response, status_for, validation_error_response
@@ -101,6 +101,9 @@ class IdempotentRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
+            refused = await _read_json_body(request, request.app.state.settings.acp_max_body_bytes)
+            if refused is not None:
+                return refused
             sessions = request.app.state.sessions
             try:
                 async with transaction(sessions) as session:
@@ -128,6 +131,32 @@ class IdempotentRoute(APIRoute):
                 return saved
 
         return run
+
+
+_JSON_TYPES = ("application/json", "application/merchant+json")
+
+
+async def _read_json_body(request: Request, limit: int) -> Response | None:
+    """Read the body up to ``limit`` bytes (413 beyond); a body must be JSON (415 otherwise).
+
+    Done before the handler, so an oversized request is refused without being buffered whole.
+    """
+    declared = request.headers.get("content-length")
+    too_large = PayloadTooLarge(f"The request body is larger than {limit:,} bytes.", code="request_too_large")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return domain_error_response(too_large)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return domain_error_response(too_large)
+    request._body = bytes(body)  # Starlette's cache of the body: the handler reads it from here
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if body.strip() and not (media_type in _JSON_TYPES or media_type.endswith("+json")):
+        return domain_error_response(
+            UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json).")
+        )
+    return None
 
 
 async def _save_error(request: Request, claim: Claim, response: Response) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -119,8 +120,23 @@ async def test_protocol_edge_errors(client: httpx.AsyncClient, agent: Headers, k
     assert (response.status_code, response.json()["supported_versions"]) == (400, ["2026-04-17"])
     response = await client.post("/checkout_sessions", headers=agent, json=body)
     assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_required")
-    response = await client.post("/checkout_sessions", headers=key(agent), content=b"{not json")
+    as_json = {"Content-Type": "application/json"}
+    response = await client.post("/checkout_sessions", headers={**key(agent), **as_json}, content=b"{not")
     assert (response.status_code, response.json()["param"]) == (400, "$")
+    as_text = {"Content-Type": "text/plain"}
+    response = await client.post("/checkout_sessions", headers={**key(agent), **as_text}, content=b"{}")
+    assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
+    huge = {**body, "metadata": {"blob": "x" * (1024 * 1024)}}
+    response = await client.post("/checkout_sessions", headers=key(agent), json=huge)
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
+
+    async def unsized() -> AsyncIterator[bytes]:  # chunked: no Content-Length to refuse early
+        for _ in range(3):
+            yield b" " * 600_000
+
+    response = await client.post("/checkout_sessions", headers={**key(agent), **as_json}, content=unsized())
+    assert "content-length" not in response.request.headers
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
     wrong = {"currency": "usd", "line_items": [{"id": "mug", "quantity": "two"}]}
     response = await client.post("/checkout_sessions", headers=key(agent), json=wrong)
     assert (response.status_code, response.json()["param"]) == (400, "$.line_items[0].quantity")
@@ -140,7 +156,9 @@ async def test_replay_and_conflict(client: httpx.AsyncClient, agent: Headers) ->
     body = {"currency": "usd", "line_items": [{"id": "mug"}]}
     first = await client.post("/checkout_sessions", headers=headers, json=body)
     again = await client.post(
-        "/checkout_sessions", headers=headers, content=json.dumps(body, indent=2).encode()
+        "/checkout_sessions",
+        headers={**headers, "Content-Type": "application/json"},
+        content=json.dumps(body, indent=2).encode(),
     )
     assert (again.status_code, again.json()["id"], again.headers["Idempotent-Replayed"]) == (
         201,

@@ -177,7 +177,7 @@ class TestKeys:
         # the same JSON, written differently: other key order, no default spelled out
         again = await client.post(
             "/test/runs",
-            headers=keyed(agent, "k-replay"),
+            headers={**keyed(agent, "k-replay"), **JSON},
             content=b'{ "outcome" : "ok", "source": "a" }',
         )
         assert (again.status_code, again.content) == (201, first.content)
