@@ -17,7 +17,7 @@ from merchant.config import Settings, get_settings
 from merchant.db import create_engine, create_sessionmaker
 from merchant.db.embedded import resolve_database_url
 from merchant.db.migrations import head_revision
-from merchant.http import health
+from merchant.http import bench, health
 from merchant.http.auth import authenticate
 from merchant.http.errors import install_error_handlers
 from merchant.http.middleware import RequestContextMiddleware
@@ -66,11 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    app.include_router(
-        identity_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
-    )
-    app.include_router(catalog_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
-    app.include_router(
-        checkout_routes.router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
-    )
+    for router in (identity_routes.router, catalog_routes.router, checkout_routes.router):
+        app.include_router(router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
+    if settings.bench_endpoints:
+        app.include_router(bench.router)
     return app

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     checkout_config: Path | None = None
     # Accepted distance between a signed request's Timestamp header and our clock.
     signature_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    # Mount POST /_bench/insert (bench/checkout_create.sh); refused in production.
+    bench_endpoints: bool = False
     # Largest request body accepted on the ACP endpoints (413 beyond).
     acp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long an Idempotency-Key's answer is replayed (ACP: at least 24 h).
@@ -113,6 +115,8 @@ class Settings(BaseSettings):
             raise ConfigurationError("MERCHANT_ENV=production refuses to start: " + "; ".join(problems))
 
     def _production_problems(self) -> list[str]:
+        if self.bench_endpoints:
+            return ["MERCHANT_BENCH_ENDPOINTS must be off in production"]
         if not self.database_url:
             return ["MERCHANT_DATABASE_URL is required (no embedded database in production)"]
         password = make_url(self.database_url).password or ""

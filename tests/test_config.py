@@ -162,6 +162,13 @@ class TestCheckProductionReady:
             settings.check_production_ready()
         assert str(info.value).startswith("MERCHANT_ENV=production refuses to start: ")
 
+    def test_production_refuses_bench_endpoints(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MERCHANT_ENV", "production")
+        monkeypatch.setenv("MERCHANT_DATABASE_URL", "postgresql://merchant:s3cr3t-Long@db/merchant")
+        monkeypatch.setenv("MERCHANT_BENCH_ENDPOINTS", "true")
+        with pytest.raises(ConfigurationError, match="MERCHANT_BENCH_ENDPOINTS must be off"):
+            Settings().check_production_ready()
+
     @pytest.mark.parametrize("password", ["changeme", "postgres", "ChangeMe", "PASSWORD", "test"])
     def test_production_placeholder_password_fails(
         self, monkeypatch: pytest.MonkeyPatch, password: str
