@@ -33,6 +33,7 @@ of ``currency``; weights in grams. Example::
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -165,16 +166,25 @@ class CheckoutConfig(_Strict):
     def _currency(cls, value: str) -> str:
         return currency_code(value)
 
-    def shipping_table(self) -> ShippingTable:
+    @cached_property
+    def _shipping_table(self) -> ShippingTable:
         zones = tuple(
             Zone(frozenset(z.countries), tuple(m.to_method() for m in z.methods), frozenset(z.regions))
             for z in self.shipping
         )
         return ShippingTable(self.currency, zones)
 
-    def tax_provider(self) -> TableTaxProvider:
+    def shipping_table(self) -> ShippingTable:
+        return self._shipping_table
+
+    @cached_property
+    def _tax_provider(self) -> TableTaxProvider:
         default = self.default_tax.to_rule() if self.default_tax else TableTaxProvider().default
         return TableTaxProvider({code: rule.to_rule() for code, rule in self.tax.items()}, default)
+
+    def tax_provider(self) -> TableTaxProvider:
+        """Built once per configuration (the configuration is immutable)."""
+        return self._tax_provider
 
 
 DEVELOPMENT_DEFAULT: dict[str, Any] = {
