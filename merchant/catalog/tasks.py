@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from procrastinate.job_context import JobContext
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.catalog import ingest, uploads
 from merchant.catalog.publish import FeedClient, FeedConfigError, publish_catalog
@@ -18,7 +17,7 @@ from merchant.catalog.sources import FeedFileError
 from merchant.config import get_settings
 from merchant.db.transaction import transaction
 from merchant.jobs.app import app
-from merchant.jobs.context import SESSIONS_KEY
+from merchant.jobs.context import job_sessions
 
 FINISHED = frozenset({"succeeded", "failed"})
 
@@ -33,7 +32,7 @@ def _file_name(source: str) -> str:
 @app.task(name="catalog.ingest_feed", queue="catalog", pass_context=True)
 async def ingest_feed(context: JobContext, run_id: str) -> str:
     """Materialise the run's file (stored upload or URL), ingest it, drop the stored copy."""
-    sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS_KEY]
+    sessions = job_sessions(context)
     settings = get_settings()
     max_bytes = settings.feed_max_bytes
     started = time.perf_counter()
@@ -74,7 +73,7 @@ async def publish_feed(context: JobContext, feed_id: str | None = None) -> dict[
         raise FeedConfigError(
             "no feed id: set MERCHANT_FEED_PUBLISH_ID (`merchant catalog publish` creates a feed)"
         )
-    sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS_KEY]
+    sessions = job_sessions(context)
     async with FeedClient.from_settings(settings) as client, transaction(sessions) as session:
         result = await publish_catalog(
             session,

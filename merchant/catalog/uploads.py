@@ -60,15 +60,13 @@ async def fetch_url(
     *,
     max_bytes: int,
     allow_private: bool = False,
-    client: httpx.AsyncClient | None = None,
 ) -> int:
     """Download ``url`` to ``target`` (streamed); returns the size.
 
     Every hop (redirects are followed one at a time, at most ``MAX_REDIRECTS``) must pass
     the outbound guard; a non-2xx answer, a refused address or an oversized body fails.
     """
-    owned = client is None
-    http = client or httpx.AsyncClient(timeout=FETCH_TIMEOUT)
+    http = httpx.AsyncClient(timeout=FETCH_TIMEOUT)
     current = httpx.URL(url)
     try:
         for _ in range(MAX_REDIRECTS + 1):
@@ -89,8 +87,7 @@ async def fetch_url(
             "fetch_failed", f"GET {current} failed: {exc.__class__.__name__}: {exc}"
         ) from None
     finally:
-        if owned:
-            await http.aclose()
+        await http.aclose()
 
 
 async def _save(response: httpx.Response, target: Path, max_bytes: int) -> int:

@@ -95,7 +95,8 @@ def missing_interventions(config: CheckoutConfig, agent: Sequence[str]) -> list[
 async def _evaluate(session: AsyncSession, record: CheckoutSession, config: CheckoutConfig) -> Evaluation:
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
-    rule = await config.tax_provider().rule_for(destination) if destination else config.tax_provider().default
+    taxes = config.tax_provider()
+    rule = await taxes.rule_for(destination) if destination else taxes.default
     return evaluate(
         requested,
         await catalog_items(session, {item.variant_id for item in requested}),

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from merchant.checkout.config import CheckoutConfig
+from merchant.checkout.config import CheckoutConfig, LinksConfig
 from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
 from merchant.checkout.service import Changes, NewSession, View
@@ -190,7 +190,7 @@ def render_session(
     return body
 
 
-def render_links(config_links: Any) -> list[Json]:
+def render_links(config_links: LinksConfig) -> list[Json]:
     """Policy links from the checkout configuration (``CheckoutConfig.links``)."""
     return [
         {"type": kind, "url": str(url)}

@@ -12,7 +12,12 @@ from merchant.db.transaction import transaction
 SESSIONS_KEY = "sessions"
 
 
+def job_sessions(context: JobContext) -> async_sessionmaker[AsyncSession]:
+    """The worker's session factory, for tasks that need several transactions."""
+    sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS_KEY]
+    return sessions
+
+
 def job_session(context: JobContext) -> AbstractAsyncContextManager[AsyncSession]:
     """One transaction for the job: committed if the task body succeeds."""
-    sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS_KEY]
-    return transaction(sessions)
+    return transaction(job_sessions(context))
