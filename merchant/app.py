@@ -11,8 +11,8 @@ from fastapi import Depends, FastAPI
 
 from merchant import __version__
 from merchant.catalog import routes as catalog_routes
+from merchant.checkout import discovery
 from merchant.checkout import routes as checkout_routes
-from merchant.checkout.config import load_checkout_config
 from merchant.config import Settings, get_settings
 from merchant.db import create_engine, create_sessionmaker
 from merchant.db.embedded import resolve_database_url
@@ -26,6 +26,7 @@ from merchant.http.schemas import ERROR_RESPONSES
 from merchant.identity import routes as identity_routes
 from merchant.jobs.app import open_jobs
 from merchant.logging import configure_logging
+from merchant.merchant_config import load_merchant_config
 
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
@@ -61,11 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.checkout_config = load_checkout_config(settings.checkout_config)  # a bad file fails here
+    app.state.merchant_config = load_merchant_config(settings.config)  # a bad file fails here
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(discovery.router)
     for router in (identity_routes.router, catalog_routes.router, checkout_routes.router):
         app.include_router(router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
     if settings.bench_endpoints:

@@ -66,9 +66,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 
-    # YAML/JSON file with shipping zones, tax rules and policy links (merchant.checkout.config);
-    # unset: a development default (US only, flat shipping, no tax).
-    checkout_config: Path | None = None
+    # merchant.toml: shop, links, payment handlers, shipping, tax, session lifetime
+    # (merchant.merchant_config); unset: the built-in defaults (development and the demo).
+    config: Path | None = None
     # Accepted distance between a signed request's Timestamp header and our clock.
     signature_skew_seconds: int = Field(default=300, ge=1, le=3600)
     # Mount POST /_bench/insert (bench/checkout_create.sh); refused in production.

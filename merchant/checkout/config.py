@@ -1,58 +1,19 @@
-"""The merchant's checkout configuration: currency, shipping zones, tax rules, policy links.
+"""The checkout sections of ``merchant.toml``: shipping zones, tax rules, links, the card handler.
 
-Read from the YAML (or JSON) file named by ``MERCHANT_CHECKOUT_CONFIG``; without it a small
-development default applies (US only, flat shipping, no tax). Amounts are integer minor units
-of ``currency``; weights in grams. Example::
-
-    currency: USD
-    session_ttl_minutes: 30
-    links:
-      terms_of_use: https://shop.example/terms
-    card_handler:                        # the Stripe tokenized-card handler agents pay with
-      merchant_id: acct_1234567890
-      accepted_brands: [visa, mastercard, amex]
-      environment: production
-    interventions: {supported: [3ds, address_verification]}
-    shipping:
-      - countries: [US]
-        regions: [US-AK, US-HI]          # optional; list regions before their whole country
-        methods:
-          - {id: remote, title: Remote post, flat: 2500, min_days: 5, max_days: 10}
-      - countries: [US, CA]
-        methods:
-          - id: standard
-            title: Standard
-            by_weight_grams: [{up_to: 1000, amount: 500}, {up_to: 5000, amount: 900}]
-            free_from_subtotal: 10000
-          - {id: express, title: Express, flat: 1500, min_days: 1, max_days: 2, carrier: UPS}
-    tax:
-      US-CA: {components: [{jurisdiction: US-CA, rate: 0.0725}], shipping_taxable: false}
-      DE: {components: [{jurisdiction: DE, rate: 0.19}], inclusive: true, shipping_taxable: true}
+The file itself (its root, loading and errors) is :mod:`merchant.merchant_config`. Amounts are
+integer minor units of the shop currency; weights in grams.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cached_property
-from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
-import yaml
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from merchant.checkout.pricing import TaxComponent, TaxRule
 from merchant.checkout.shipping import Band, Method, ShippingTable, Zone
 from merchant.checkout.tax import TableTaxProvider
-from merchant.config import ConfigurationError
-from merchant.kit.money import currency_code
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Region = Annotated[str, Field(pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")]
@@ -151,68 +112,28 @@ class InterventionsConfig(_Strict):
     enforcement: Literal["always", "conditional", "optional"] = "conditional"
 
 
-class CheckoutConfig(_Strict):
-    currency: str = "USD"
-    session_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
-    links: LinksConfig = LinksConfig()
-    card_handler: CardHandlerConfig = CardHandlerConfig()
-    interventions: InterventionsConfig = InterventionsConfig()
-    shipping: list[ZoneConfig] = []
-    tax: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")], TaxRuleConfig] = {}
-    default_tax: TaxRuleConfig | None = None
+class ShippingConfig(_Strict):
+    """``[[shipping.zones]]``: the first zone matching the destination wins."""
 
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        return currency_code(value)
+    zones: list[ZoneConfig] = []
 
-    @cached_property
-    def _shipping_table(self) -> ShippingTable:
+    def table(self, currency: str) -> ShippingTable:
         zones = tuple(
             Zone(frozenset(z.countries), tuple(m.to_method() for m in z.methods), frozenset(z.regions))
-            for z in self.shipping
+            for z in self.zones
         )
-        return ShippingTable(self.currency, zones)
-
-    def shipping_table(self) -> ShippingTable:
-        return self._shipping_table
-
-    @cached_property
-    def _tax_provider(self) -> TableTaxProvider:
-        default = self.default_tax.to_rule() if self.default_tax else TableTaxProvider().default
-        return TableTaxProvider({code: rule.to_rule() for code, rule in self.tax.items()}, default)
-
-    def tax_provider(self) -> TableTaxProvider:
-        """Built once per configuration (the configuration is immutable)."""
-        return self._tax_provider
+        return ShippingTable(currency, zones)
 
 
-DEVELOPMENT_DEFAULT: dict[str, Any] = {
-    "currency": "USD",
-    "shipping": [
-        {
-            "countries": ["US"],
-            "methods": [
-                {"id": "standard", "title": "Standard shipping", "flat": 500, "free_from_subtotal": 5000},
-                {"id": "express", "title": "Express shipping", "flat": 1500, "min_days": 1, "max_days": 2},
-            ],
-        }
-    ],
-}
+TaxKey = Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
 
 
-def load_checkout_config(path: Path | None) -> CheckoutConfig:
-    """The configuration in ``path`` (YAML or JSON), or the development default."""
-    if path is None:
-        return CheckoutConfig.model_validate(DEVELOPMENT_DEFAULT)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"cannot read the checkout configuration {path}: {exc}") from None
-    try:
-        return CheckoutConfig.model_validate(data or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(root)'}: {error['msg']}" for error in exc.errors()
-        )
-        raise ConfigurationError(f"invalid checkout configuration {path}: {problems}") from None
+class TaxConfig(_Strict):
+    """``[tax.rates.<COUNTRY or COUNTRY-REGION>]`` and ``[tax.default]`` (no tax when absent)."""
+
+    rates: dict[TaxKey, TaxRuleConfig] = {}
+    default: TaxRuleConfig | None = None
+
+    def provider(self) -> TableTaxProvider:
+        default = self.default.to_rule() if self.default else TableTaxProvider().default
+        return TableTaxProvider({code: rule.to_rule() for code, rule in self.rates.items()}, default)

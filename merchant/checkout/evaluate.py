@@ -16,8 +16,11 @@ Rules:
   ``invalid`` on ``$.selected_fulfillment_options[0]`` (no error while nothing can be offered);
 - interventions we require with enforcement ``always`` that the agent cannot handle -> error
   ``intervention_required`` on ``$.capabilities.interventions``;
-- ``ready_for_payment`` when nothing blocks and a fulfilment option is chosen (the only
-  option is chosen for the buyer), else ``not_ready_for_payment``.
+- no address while physical goods need one -> error ``missing`` on
+  ``$.fulfillment_details.address``; several options and none chosen -> error ``missing`` on
+  ``$.selected_fulfillment_options`` (the only option is chosen for the buyer);
+- ``ready_for_payment`` when there is a line, an option is chosen and no error, else
+  ``not_ready_for_payment``.
 """
 
 from __future__ import annotations
@@ -158,9 +161,7 @@ def evaluate(
     options: tuple[Option, ...] = ()
     if isinstance(offered, RegionRestricted):
         text = f"We do not deliver to {offered.country}{f' ({offered.region})' if offered.region else ''}."
-        messages.append(
-            Message(MessageType.error, "region_restricted", "$.fulfillment_details.address", text)
-        )
+        messages.append(Message(MessageType.error, "region_restricted", ADDRESS_PARAM, text))
     else:
         options = tuple(offered)
 
@@ -172,9 +173,20 @@ def evaluate(
         for (index, wanted, item), priced in zip(found, totals.lines, strict=True)
     )
     needs_address = any(not item.is_digital for _, _, item in found) and destination is None
-    ready = bool(lines) and not needs_address and chosen is not None and not any(m.blocking for m in messages)
+    messages.extend(_missing(needs_address, options if selected_option is None else (), chosen))
+    ready = bool(lines) and chosen is not None and not any(m.blocking for m in messages)
     status = Status.ready_for_payment if ready else Status.not_ready_for_payment
     return Evaluation(lines, options, chosen, totals, tuple(messages), status, tax)
+
+
+def _missing(needs_address: bool, options: tuple[Option, ...], chosen: str | None) -> list[Message]:
+    """What the buyer still has to give: the shipping address, then the choice of an option."""
+    if needs_address:
+        return [Message(MessageType.error, "missing", ADDRESS_PARAM, "A shipping address is needed.")]
+    if options and chosen is None:
+        text = "Choose one of the fulfilment options."
+        return [Message(MessageType.error, "missing", "$.selected_fulfillment_options", text)]
+    return []
 
 
 def _chosen(options: tuple[Option, ...], selected: str | None, messages: list[Message]) -> str | None:

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 
 from merchant.checkout import service
-from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.wire_2026_04_17 import (
     CancelIn,
     CreateIn,
@@ -28,17 +27,18 @@ from merchant.http.locale import DisplayLocale
 from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.kit.clock import utc_now
+from merchant.merchant_config import MerchantConfig
 
 router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tags=["checkout"])
 Json = dict[str, Any]
 
 
-def checkout_config(request: Request) -> CheckoutConfig:
-    config: CheckoutConfig = request.app.state.checkout_config
+def merchant_config(request: Request) -> MerchantConfig:
+    config: MerchantConfig = request.app.state.merchant_config
     return config
 
 
-ConfigDep = Annotated[CheckoutConfig, Depends(checkout_config)]
+ConfigDep = Annotated[MerchantConfig, Depends(merchant_config)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class AcpCall:
     version, key, signature; the idempotency claim comes after, in the POST routes)."""
 
     owner: str
-    config: CheckoutConfig
+    config: MerchantConfig
     locale: str
 
     def render(self, view: service.View) -> Json:

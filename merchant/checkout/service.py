@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.errors import SessionClosed, SessionNotFound, SessionNotOpen
 from merchant.checkout.evaluate import Evaluation, RequestedItem, Status, evaluate
 from merchant.checkout.items import catalog_items
 from merchant.checkout.models import CheckoutSession
 from merchant.checkout.tax import Destination
+from merchant.merchant_config import MerchantConfig
 
 OPEN, COMPLETED, CANCELED, EXPIRED = "open", "completed", "canceled", "expired"
 _TERMINAL_STATUS = {COMPLETED: Status.completed, CANCELED: Status.canceled, EXPIRED: Status.expired}
@@ -83,7 +83,7 @@ def _destination(details: dict[str, Any] | None) -> Destination | None:
     return Destination(country.upper(), address.get("state"), address.get("postal_code")) if country else None
 
 
-def missing_interventions(config: CheckoutConfig, agent: Sequence[str]) -> list[str]:
+def missing_interventions(config: MerchantConfig, agent: Sequence[str]) -> list[str]:
     """Interventions we require (enforcement ``always``) that are not supported on both sides."""
     seller = config.interventions
     if seller.enforcement != "always":
@@ -92,7 +92,7 @@ def missing_interventions(config: CheckoutConfig, agent: Sequence[str]) -> list[
     return [name for name in seller.required if name not in both]
 
 
-async def _evaluate(session: AsyncSession, record: CheckoutSession, config: CheckoutConfig) -> Evaluation:
+async def _evaluate(session: AsyncSession, record: CheckoutSession, config: MerchantConfig) -> Evaluation:
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
     taxes = config.tax_provider()
@@ -110,7 +110,7 @@ async def _evaluate(session: AsyncSession, record: CheckoutSession, config: Chec
 
 
 async def create(
-    session: AsyncSession, owner: str, new: NewSession, *, config: CheckoutConfig, now: datetime
+    session: AsyncSession, owner: str, new: NewSession, *, config: MerchantConfig, now: datetime
 ) -> View:
     record = CheckoutSession(
         id=new_session_id(),
@@ -126,7 +126,7 @@ async def create(
         agent_interventions=list(new.agent_interventions),
         created_at=now,
         updated_at=now,
-        expires_at=now + timedelta(minutes=config.session_ttl_minutes),
+        expires_at=now + timedelta(minutes=config.checkout.session_ttl_minutes),
     )
     session.add(record)
     evaluation = await _evaluate(session, record, config)
@@ -149,7 +149,7 @@ async def _load(
 
 
 async def get(
-    session: AsyncSession, owner: str, session_id: str, *, config: CheckoutConfig, now: datetime
+    session: AsyncSession, owner: str, session_id: str, *, config: MerchantConfig, now: datetime
 ) -> View:
     record = await _load(session, owner, session_id, lock=False, now=now)
     return View(record, await _evaluate(session, record, config))
@@ -161,7 +161,7 @@ async def update(
     session_id: str,
     changes: Changes,
     *,
-    config: CheckoutConfig,
+    config: MerchantConfig,
     now: datetime,
 ) -> View:
     record = await _load(session, owner, session_id, lock=True, now=now)
@@ -185,7 +185,7 @@ async def update(
 
 
 async def cancel(
-    session: AsyncSession, owner: str, session_id: str, *, config: CheckoutConfig, now: datetime
+    session: AsyncSession, owner: str, session_id: str, *, config: MerchantConfig, now: datetime
 ) -> View:
     record = await _load(session, owner, session_id, lock=True, now=now)
     if record.status in (COMPLETED, CANCELED):

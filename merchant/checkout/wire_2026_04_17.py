@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from merchant.checkout.config import CheckoutConfig, LinksConfig
+from merchant.checkout.config import LinksConfig
 from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
 from merchant.checkout.service import Changes, NewSession, View
 from merchant.checkout.shipping import Option
+from merchant.merchant_config import MerchantConfig
 
 VERSION = "2026-04-17"
 Json = dict[str, Any]
@@ -118,9 +119,9 @@ def _message(message: Message) -> Json:
     }
 
 
-def render_capabilities(config: CheckoutConfig, agent_interventions: list[str]) -> Json:
+def render_capabilities(config: MerchantConfig, agent_interventions: list[str]) -> Json:
     """Our payment handler, and the interventions both sides support (acp-spec.md §2.5)."""
-    card = config.card_handler
+    card = config.payments.card
     handler_config: Json = {
         "merchant_id": card.merchant_id,
         "psp": "stripe",
@@ -191,7 +192,7 @@ def render_session(
 
 
 def render_links(config_links: LinksConfig) -> list[Json]:
-    """Policy links from the checkout configuration (``CheckoutConfig.links``)."""
+    """Policy links from the checkout configuration (``[links]`` in merchant.toml)."""
     return [
         {"type": kind, "url": str(url)}
         for kind in ("terms_of_use", "privacy_policy", "return_policy")

@@ -75,13 +75,16 @@ def test_ready_when_address_and_option_are_set() -> None:
 
 
 def test_not_ready_without_address_or_choice() -> None:
-    assert run([("tee", 1)], destination=None).status is Status.not_ready_for_payment
+    no_address = run([("tee", 1)], destination=None)
+    assert no_address.status is Status.not_ready_for_payment
+    assert codes(no_address) == [("error", "missing", "$.fulfillment_details.address")]
     no_choice = run([("tee", 1)], selected=None)
     assert (no_choice.status, no_choice.selected_option, no_choice.totals.fulfillment) == (
         Status.not_ready_for_payment,
         None,
         0,
     )
+    assert codes(no_choice) == [("error", "missing", "$.selected_fulfillment_options")]
 
 
 def test_the_only_option_is_chosen_for_the_buyer() -> None:

@@ -177,6 +177,7 @@ async def test_legacy_items_and_catalog_messages(
     assert [(m["code"], m["param"]) for m in created["messages"]] == [
         ("invalid", "$.line_items[0].id"),
         ("out_of_stock", "$.line_items[1]"),
+        ("missing", "$.fulfillment_details.address"),
     ]
 
 

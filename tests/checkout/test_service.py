@@ -8,27 +8,29 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.checkout import service
-from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.errors import SessionClosed, SessionNotFound, SessionNotOpen
 from merchant.checkout.evaluate import RequestedItem, Status
 from merchant.checkout.models import CheckoutSession
 from merchant.kit.clock import utc_now
+from merchant.merchant_config import MerchantConfig
 from tests.catalog.helpers import FEEDS, run_feed
 
-CONFIG = CheckoutConfig.model_validate(
+CONFIG = MerchantConfig.model_validate(
     {
-        "currency": "USD",
-        "session_ttl_minutes": 30,
-        "shipping": [
-            {
-                "countries": ["US"],
-                "methods": [
-                    {"id": "std", "title": "Standard", "flat": 500},
-                    {"id": "exp", "title": "Express", "flat": 1500, "min_days": 1, "max_days": 2},
-                ],
-            }
-        ],
-        "tax": {"US-NY": {"components": [{"jurisdiction": "US-NY", "rate": "0.08"}]}},
+        "shop": {"currency": "USD"},
+        "checkout": {"session_ttl_minutes": 30},
+        "shipping": {
+            "zones": [
+                {
+                    "countries": ["US"],
+                    "methods": [
+                        {"id": "std", "title": "Standard", "flat": 500},
+                        {"id": "exp", "title": "Express", "flat": 1500, "min_days": 1, "max_days": 2},
+                    ],
+                }
+            ]
+        },
+        "tax": {"rates": {"US-NY": {"components": [{"jurisdiction": "US-NY", "rate": "0.08"}]}}},
     }
 )
 ADDRESS = {
@@ -102,7 +104,11 @@ async def test_null_clears_and_absent_keeps(catalog: None, session: AsyncSession
 async def test_catalog_problems_leave_it_not_ready(catalog: None, session: AsyncSession) -> None:
     view = await new(session, [("nope", 1), ("tee-red-m", 1)], fulfillment_details={"address": ADDRESS})
     codes = [(m.code, m.param) for m in view.evaluation.messages]
-    assert codes == [("invalid", "$.line_items[0].id"), ("out_of_stock", "$.line_items[1]")]
+    assert codes == [
+        ("invalid", "$.line_items[0].id"),
+        ("out_of_stock", "$.line_items[1]"),
+        ("missing", "$.selected_fulfillment_options"),
+    ]
     assert view.status is Status.not_ready_for_payment
 
 
@@ -147,7 +153,7 @@ async def test_expiry_on_read_and_by_the_job(catalog: None, session: AsyncSessio
     [("always", [], ["3ds"]), ("always", ["3ds"], []), ("conditional", [], [])],
 )
 def test_missing_interventions(enforcement: str, agent: list[str], missing: list[str]) -> None:
-    config = CheckoutConfig.model_validate(
+    config = MerchantConfig.model_validate(
         {"interventions": {"supported": ["3ds"], "required": ["3ds"], "enforcement": enforcement}}
     )
     assert service.missing_interventions(config, agent) == missing

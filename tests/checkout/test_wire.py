@@ -9,18 +9,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.checkout import service
-from merchant.checkout.config import CheckoutConfig
 from merchant.checkout.evaluate import RequestedItem
 from merchant.checkout.wire_2026_04_17 import render_capabilities, render_links, render_session
 from merchant.kit.clock import utc_now
+from merchant.merchant_config import MerchantConfig
 from tests.catalog.acp_schema import CHECKOUT_SCHEMA_PATH, schema_problems
 from tests.catalog.helpers import FEEDS, run_feed
 from tests.checkout.test_service import ADDRESS, CONFIG, OWNER
 
-INCLUSIVE = CheckoutConfig.model_validate(
+INCLUSIVE = MerchantConfig.model_validate(
     {
         **CONFIG.model_dump(mode="json"),
-        "tax": {"US": {"components": [{"jurisdiction": "US", "rate": "0.2"}], "inclusive": True}},
+        "tax": {"rates": {"US": {"components": [{"jurisdiction": "US", "rate": "0.2"}], "inclusive": True}}},
         "links": {
             "terms_of_use": "https://shop.example/terms",
             "return_policy": "https://shop.example/returns",
@@ -40,7 +40,7 @@ async def catalog(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 @pytest.mark.parametrize("config", [CONFIG, INCLUSIVE], ids=["exclusive", "inclusive"])
 async def test_every_state_renders_schema_valid(
-    catalog: None, session: AsyncSession, config: CheckoutConfig
+    catalog: None, session: AsyncSession, config: MerchantConfig
 ) -> None:
     now = utc_now()
     links = render_links(config.links)
@@ -102,18 +102,27 @@ async def test_messages_render_with_protocol_codes(catalog: None, session: Async
             "content_type": "plain",
             "content": "No product with id 'nope'.",
         },
+        {
+            "type": "error",
+            "code": "missing",
+            "param": "$.fulfillment_details.address",
+            "content_type": "plain",
+            "content": "A shipping address is needed.",
+        },
     ]
     assert Decimal(body["line_items"][0]["unit_amount"]) == 1200
 
 
 async def test_capabilities_intersect_interventions(catalog: None, session: AsyncSession) -> None:
-    config = CheckoutConfig.model_validate(
+    config = MerchantConfig.model_validate(
         {
             **CONFIG.model_dump(mode="json"),
-            "card_handler": {
-                "merchant_id": "acct_123",
-                "accepted_brands": ["visa"],
-                "environment": "production",
+            "payments": {
+                "card": {
+                    "merchant_id": "acct_123",
+                    "accepted_brands": ["visa"],
+                    "environment": "production",
+                }
             },
             "interventions": {"supported": ["3ds", "address_verification"], "required": ["3ds"]},
         }

@@ -21,6 +21,7 @@ MERCHANT = [sys.executable, "-m", "merchant"]
 def run_cli(
     *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    env = {"COLUMNS": "250", **env}  # error boxes must not wrap messages that tests look for
     return subprocess.run(
         [*MERCHANT, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
