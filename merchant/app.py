@@ -27,6 +27,9 @@ from merchant.identity import routes as identity_routes
 from merchant.jobs.app import open_jobs
 from merchant.logging import configure_logging
 from merchant.merchant_config import load_merchant_config
+from merchant.orders import pages as order_pages
+from merchant.payments import routes as payment_routes
+from merchant.payments.setup import build_gateway
 
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
@@ -40,6 +43,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessions = create_sessionmaker(engine)
     app.state.schema_head = head_revision()
+    emulator = None
+    if getattr(app.state, "payment_gateway", None) is None:  # tests may bring their own
+        app.state.payment_gateway, emulator = build_gateway(settings)
+        app.state.stripe_emulator = emulator
     try:
         async with (
             open_jobs(database_url, pool_size=settings.jobs_pool_size) as jobs,
@@ -50,6 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         await engine.dispose()
+        if emulator is not None:
+            emulator.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(discovery.router)
+    app.include_router(order_pages.router)
+    app.include_router(payment_routes.router)
     for router in (identity_routes.router, catalog_routes.router, checkout_routes.router):
         app.include_router(router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
     if settings.bench_endpoints:

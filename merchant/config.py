@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     feed_publish_max_attempts: int = Field(default=5, ge=1, le=20)  # 429/5xx/network retries
     feed_publish_backoff: float = Field(default=0.5, ge=0)  # first retry delay, doubling
 
+    # Stripe: the merchant's secret key; unset outside production: an in-process Stripe
+    # emulator (merchant.payments.stripe_emulator) so a purchase completes in development.
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None  # another API address (an emulator, a proxy)
+    stripe_webhook_secret: str | None = None  # whsec_..., for POST /stripe/webhooks
+    stripe_timeout: float = Field(default=10.0, gt=0, le=80)  # seconds per call
+    stripe_max_attempts: int = Field(default=3, ge=1, le=10)  # calls per operation (retries + 1)
+
     @model_validator(mode="after")
     def _normalise_database_url(self) -> Self:
         if self.database_url:
@@ -122,6 +130,8 @@ class Settings(BaseSettings):
         password = make_url(self.database_url).password or ""
         if password.lower() in PLACEHOLDER_SECRETS:
             return ["MERCHANT_DATABASE_URL has a missing or placeholder password"]
+        if not self.stripe_api_key or self.stripe_api_key.lower() in PLACEHOLDER_SECRETS:
+            return ["MERCHANT_STRIPE_API_KEY is required (the Stripe emulator is for development only)"]
         return []
 
 

@@ -12,11 +12,12 @@ repository root documents every key.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -30,6 +31,7 @@ from merchant.checkout.config import (
 from merchant.checkout.shipping import ShippingTable
 from merchant.checkout.tax import TableTaxProvider
 from merchant.config import ConfigurationError
+from merchant.fraud.config import FraudConfig
 from merchant.kit.money import currency_code
 
 
@@ -56,6 +58,10 @@ class CheckoutConfig(_Section):
 
 
 class PaymentsConfig(_Section):
+    # When the charge is captured: "auto" = at fulfilment (manual) when the cart has physical
+    # goods, at once (automatic) for digital-only carts; or always "manual" / "automatic".
+    # Orders held for fraud review are always authorized only.
+    capture: Literal["auto", "manual", "automatic"] = "auto"
     card: CardHandlerConfig = CardHandlerConfig()
 
 
@@ -67,6 +73,7 @@ class MerchantConfig(_Section):
     interventions: InterventionsConfig = InterventionsConfig()
     shipping: ShippingConfig = ShippingConfig()
     tax: TaxConfig = TaxConfig()
+    fraud: FraudConfig = FraudConfig()
 
     @cached_property
     def _shipping_table(self) -> ShippingTable:
@@ -120,3 +127,11 @@ def _dotted(location: tuple[int | str, ...]) -> str:
     for part in location:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(root)"
+
+
+@functools.cache
+def current_merchant_config() -> MerchantConfig:
+    """The configuration named by the settings, loaded once per process (jobs, commands)."""
+    from merchant.config import get_settings
+
+    return load_merchant_config(get_settings().config)

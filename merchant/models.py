@@ -3,8 +3,12 @@
 from merchant.catalog.models import FeedRowError, FeedRun, FeedUpload, Product, Variant
 from merchant.checkout.models import CheckoutSession
 from merchant.db.base import Base
+from merchant.fraud.models import FraudAssessment, FraudSignal
 from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity.models import ApiKey
+from merchant.inventory.models import InventoryHold
+from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine
+from merchant.payments.models import Payment, Refund, StripeEvent
 
 __all__ = [
     "ApiKey",
@@ -13,7 +17,17 @@ __all__ = [
     "FeedRowError",
     "FeedRun",
     "FeedUpload",
+    "FraudAssessment",
+    "FraudSignal",
     "IdempotencyRecord",
+    "InventoryHold",
+    "Order",
+    "OrderAdjustment",
+    "OrderFulfillment",
+    "OrderLine",
+    "Payment",
     "Product",
+    "Refund",
+    "StripeEvent",
     "Variant",
 ]

@@ -191,9 +191,19 @@ class TestCheckProductionReady:
         with pytest.raises(ConfigurationError, match="missing or placeholder password"):
             settings.check_production_ready()
 
+    def test_production_needs_a_stripe_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MERCHANT_ENV", "production")
+        monkeypatch.setenv("MERCHANT_DATABASE_URL", STRONG_URL)
+        with pytest.raises(ConfigurationError, match="MERCHANT_STRIPE_API_KEY is required"):
+            Settings().check_production_ready()
+        monkeypatch.setenv("MERCHANT_STRIPE_API_KEY", "changeme")
+        with pytest.raises(ConfigurationError, match="MERCHANT_STRIPE_API_KEY is required"):
+            Settings().check_production_ready()
+
     def test_production_strong_password_passes(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MERCHANT_ENV", "production")
         monkeypatch.setenv("MERCHANT_DATABASE_URL", STRONG_URL)
+        monkeypatch.setenv("MERCHANT_STRIPE_API_KEY", "sk_live_0123456789abcdef")
         settings = Settings()
         settings.check_production_ready()
         assert settings.database_url == STRONG_URL.replace("postgresql://", "postgresql+psycopg://")

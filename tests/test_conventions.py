@@ -10,7 +10,13 @@ from fastapi import FastAPI
 PACKAGE = Path(__file__).resolve().parent.parent / "merchant"
 TRANSACTION_OWNER = PACKAGE / "db" / "transaction.py"
 # Routes that must answer without a key: probes (and, later, ACP discovery).
-PUBLIC_PATHS = {"/healthz", "/readyz", "/.well-known/acp.json"}
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/.well-known/acp.json",
+    "/order-status/{token}",  # the unguessable token is the credential
+    "/stripe/webhooks",  # verified by Stripe-Signature
+}
 
 
 class TestTransactions:

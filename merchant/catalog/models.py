@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from merchant.db.base import Base, TimestampMixin
+from merchant.db.base import Base, TimestampMixin, sql_in
 
 AVAILABILITY_VALUES = (
     "in_stock",
@@ -39,10 +39,6 @@ AVAILABILITY_VALUES = (
     "unknown",
 )
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Product(TimestampMixin, Base):
@@ -61,7 +57,7 @@ class Variant(TimestampMixin, Base):
 
     __tablename__ = "catalog_variant"
     __table_args__ = (
-        CheckConstraint(_in("availability", AVAILABILITY_VALUES), name="availability"),
+        CheckConstraint(sql_in("availability", AVAILABILITY_VALUES), name="availability"),
         CheckConstraint("price_amount >= 0", name="price_amount"),
         CheckConstraint(
             "sale_price_amount IS NULL OR (sale_price_amount > 0 AND sale_price_amount < price_amount)",
@@ -121,7 +117,7 @@ class FeedRun(Base):
 
     __tablename__ = "catalog_feed_run"
     __table_args__ = (
-        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        CheckConstraint(sql_in("status", RUN_STATUSES), name="status"),
         CheckConstraint("mode IN ('snapshot', 'upsert')", name="mode"),
         Index("ix_catalog_feed_run_created_at", "created_at", "id"),
     )

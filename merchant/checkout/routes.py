@@ -1,7 +1,7 @@
 """ACP checkout-session endpoints (2026-04-17 wire format): thin adapters over ``checkout.service``.
 
 Every route: agent key, ``API-Version``, request signature (per key policy); every POST also
-an ``Idempotency-Key`` (``IdempotentRoute``). Complete arrives with payments.
+an ``Idempotency-Key`` (``IdempotentRoute``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from merchant.checkout import complete as completion
 from merchant.checkout import service
 from merchant.checkout.wire_2026_04_17 import (
     CancelIn,
+    CompleteIn,
     CreateIn,
     UpdateIn,
     render_capabilities,
@@ -28,6 +30,8 @@ from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import MerchantConfig
+from merchant.orders.pages import permalink_url
+from merchant.orders.wire_2026_04_17 import render_order
 
 router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tags=["checkout"])
 Json = dict[str, Any]
@@ -54,6 +58,13 @@ class AcpCall:
         links = render_links(self.config.links)
         capabilities = render_capabilities(self.config, view.record.agent_interventions)
         return render_session(view, links=links, now=utc_now(), locale=self.locale, capabilities=capabilities)
+
+    def render_completion(self, done: completion.Completion, request: Request) -> Json:
+        body = self.render(done.view)
+        if done.order is not None:
+            url = permalink_url(self.config, request, done.order.order.permalink_token)
+            body["order"] = render_order(done.order, permalink_url=url)
+        return body
 
 
 async def acp_call(
@@ -90,6 +101,35 @@ async def update_session(
         session, acp.owner, checkout_session_id, changes, config=acp.config, now=utc_now()
     )
     return acp.render(view)
+
+
+def completer(request: Request) -> completion.Completer:
+    state = request.app.state
+    return completion.Completer(state.sessions, state.payment_gateway, state.merchant_config)
+
+
+@router.post("/{checkout_session_id}/complete", summary="Complete a checkout session (pay, create the order)")
+async def complete_session(
+    checkout_session_id: str,
+    body: CompleteIn,
+    acp: Acp,
+    _claim: Idempotent,
+    session: SessionDep,
+    request: Request,
+    completer: Annotated[completion.Completer, Depends(completer)],
+) -> Json:
+    """Charge the delegated payment credential once and create the order.
+
+    200 with ``status: completed`` and ``order`` when paid; 200 with the session still payable
+    and a ``payment_declined`` / ``requires_3ds`` message when the payment did not go through;
+    409 ``checkout_session_in_progress`` while another complete of the session runs; 503 when
+    the payment provider cannot be reached (retry the same request: it never charges twice).
+    """
+    forwarded = request.headers.get("forwarded") or request.headers.get("x-forwarded-for")
+    done = await completion.complete(
+        completer, session, acp.owner, checkout_session_id, body.to_request(forwarded), now=utc_now()
+    )
+    return acp.render_completion(done, request)
 
 
 @router.post("/{checkout_session_id}/cancel", summary="Cancel a checkout session")

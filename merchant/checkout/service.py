@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,9 @@ from merchant.checkout.items import catalog_items
 from merchant.checkout.models import CheckoutSession
 from merchant.checkout.tax import Destination
 from merchant.merchant_config import MerchantConfig
+from merchant.payments.models import Payment
+
+CHARGING = "charging"
 
 OPEN, COMPLETED, CANCELED, EXPIRED = "open", "completed", "canceled", "expired"
 _TERMINAL_STATUS = {COMPLETED: Status.completed, CANCELED: Status.canceled, EXPIRED: Status.expired}
@@ -92,7 +95,10 @@ def missing_interventions(config: MerchantConfig, agent: Sequence[str]) -> list[
     return [name for name in seller.required if name not in both]
 
 
-async def _evaluate(session: AsyncSession, record: CheckoutSession, config: MerchantConfig) -> Evaluation:
+async def evaluate_record(
+    session: AsyncSession, record: CheckoutSession, config: MerchantConfig
+) -> Evaluation:
+    """The stored session against the live catalog, shipping and tax."""
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
     taxes = config.tax_provider()
@@ -129,7 +135,7 @@ async def create(
         expires_at=now + timedelta(minutes=config.checkout.session_ttl_minutes),
     )
     session.add(record)
-    evaluation = await _evaluate(session, record, config)
+    evaluation = await evaluate_record(session, record, config)
     record.selected_option = evaluation.selected_option  # the only option is chosen for the buyer
     await session.flush()
     return View(record, evaluation)
@@ -139,20 +145,38 @@ async def _load(
     session: AsyncSession, owner: str, session_id: str, *, lock: bool, now: datetime
 ) -> CheckoutSession:
     query = select(CheckoutSession).where(CheckoutSession.id == session_id, CheckoutSession.owner == owner)
-    record = await session.scalar(query.with_for_update() if lock else query)
+    if lock:  # and refresh: another transaction of this request may have changed the row
+        query = query.with_for_update().execution_options(populate_existing=True)
+    record = await session.scalar(query)
     if record is None:
         raise SessionNotFound(f"No checkout session {session_id!r}.", param="$.id")
-    if record.status == OPEN and record.expires_at <= now:  # expire on read, not only by the job
+    due = record.status == OPEN and record.expires_at <= now  # expire on read, not only by the job
+    if due and not await session.scalar(select(_payment_in_flight(record.id))):
         record.status, record.updated_at = EXPIRED, now
         await session.flush()
     return record
+
+
+def _payment_in_flight(session_id: Any) -> Exists:
+    """A payment whose outcome is not known yet: the session waits for it instead of expiring."""
+    return exists().where(Payment.checkout_session_id == session_id, Payment.status == CHARGING)
+
+
+async def read(session: AsyncSession, owner: str, session_id: str, *, now: datetime) -> CheckoutSession:
+    """The session row, unlocked (expired on read when due)."""
+    return await _load(session, owner, session_id, lock=False, now=now)
+
+
+async def lock(session: AsyncSession, owner: str, session_id: str, *, now: datetime) -> CheckoutSession:
+    """The session row, locked for the rest of the transaction (expired on read when due)."""
+    return await _load(session, owner, session_id, lock=True, now=now)
 
 
 async def get(
     session: AsyncSession, owner: str, session_id: str, *, config: MerchantConfig, now: datetime
 ) -> View:
     record = await _load(session, owner, session_id, lock=False, now=now)
-    return View(record, await _evaluate(session, record, config))
+    return View(record, await evaluate_record(session, record, config))
 
 
 async def update(
@@ -178,7 +202,7 @@ async def update(
         record.selected_option = changes.selected_option
     if not isinstance(changes.order_notes, Unset):
         record.order_notes = changes.order_notes
-    evaluation = await _evaluate(session, record, config)
+    evaluation = await evaluate_record(session, record, config)
     record.selected_option = evaluation.selected_option
     await session.flush()
     return View(record, evaluation)
@@ -192,14 +216,19 @@ async def cancel(
         raise SessionClosed(f"Checkout session {session_id} is already {record.status}.")
     record.status, record.canceled_at, record.updated_at = CANCELED, now, now
     await session.flush()
-    return View(record, await _evaluate(session, record, config))
+    return View(record, await evaluate_record(session, record, config))
 
 
 async def expire_due(session: AsyncSession, *, now: datetime) -> int:
-    """Mark open sessions past their deadline expired (the periodic job)."""
+    """Mark open sessions past their deadline expired (the periodic job); a session whose
+    payment is in flight waits for its outcome (the payment holds its stock until then)."""
     result = await session.execute(
         sql_update(CheckoutSession)
-        .where(CheckoutSession.status == OPEN, CheckoutSession.expires_at <= now)
+        .where(
+            CheckoutSession.status == OPEN,
+            CheckoutSession.expires_at <= now,
+            ~_payment_in_flight(CheckoutSession.id),
+        )
         .values(status=EXPIRED, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -13,11 +13,13 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from merchant.checkout.complete import CompleteRequest, PaymentInput, RiskInput
 from merchant.checkout.config import LinksConfig
 from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
 from merchant.checkout.service import Changes, NewSession, View
 from merchant.checkout.shipping import Option
+from merchant.kit.clock import rfc3339
 from merchant.merchant_config import MerchantConfig
 
 VERSION = "2026-04-17"
@@ -40,10 +42,6 @@ _TOTAL_TEXT = {
     "tax": "Tax",
     "total": "Total",
 }
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _total(kind: str, amount: int, **extra: Any) -> Json:
@@ -102,8 +100,8 @@ def _option(option: Option, now: datetime) -> Json:
         "totals": [{"type": "total", "display_text": option.title, "amount": option.amount}],
     }
     if option.type == "shipping":
-        rendered["earliest_delivery_time"] = _time(now + timedelta(days=option.min_days))
-        rendered["latest_delivery_time"] = _time(now + timedelta(days=option.max_days))
+        rendered["earliest_delivery_time"] = rfc3339(now + timedelta(days=option.min_days))
+        rendered["latest_delivery_time"] = rfc3339(now + timedelta(days=option.max_days))
         if option.carrier:
             rendered["carrier"] = option.carrier
     return rendered
@@ -171,9 +169,9 @@ def render_session(
         "messages": [_message(message) for message in evaluation.messages],
         "links": links,
         "capabilities": capabilities or {},
-        "created_at": _time(record.created_at),
-        "updated_at": _time(record.updated_at),
-        "expires_at": _time(record.expires_at),
+        "created_at": rfc3339(record.created_at),
+        "updated_at": rfc3339(record.updated_at),
+        "expires_at": rfc3339(record.expires_at),
     }
     chosen = next((o for o in evaluation.options if o.id == evaluation.selected_option), None)
     if chosen is not None:
@@ -325,6 +323,77 @@ class UpdateIn(_Closed):
         if "order_notes" in sent:
             changes["order_notes"] = self.order_notes
         return Changes(**changes)
+
+
+class CredentialIn(_Closed):
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class InstrumentIn(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the schema leaves the instrument open
+
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    credential: CredentialIn
+
+
+class PaymentDataIn(_Closed):
+    handler_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    instrument: InstrumentIn | None = None
+    billing_address: AddressIn | None = None
+    purchase_order_number: Annotated[str, Field(max_length=200)] | None = None
+    payment_terms: Literal["immediate", "net_15", "net_30", "net_60", "net_90"] | None = None
+    due_date: datetime | None = None
+    approval_required: bool | None = None
+
+    @model_validator(mode="after")
+    def _handler_or_purchase_order(self) -> Self:
+        if (self.handler_id is None or self.instrument is None) and self.purchase_order_number is None:
+            missing = "instrument" if self.handler_id is not None else "handler_id"
+            raise PydanticCustomError("missing", f"{missing} is required")
+        return self
+
+
+class RiskSignalsIn(_Closed):
+    ip_address: Annotated[str, Field(max_length=64)] | None = None
+    user_agent: Annotated[str, Field(max_length=1024)] | None = None
+    accept_language: Annotated[str, Field(max_length=256)] | None = None
+    session_id: Annotated[str, Field(max_length=256)] | None = None
+    device_fingerprint: Annotated[str, Field(max_length=512)] | None = None
+
+
+class CompleteIn(_Closed):
+    payment_data: PaymentDataIn
+    buyer: BuyerIn | None = None
+    authentication_result: dict[str, Any] | None = None  # 3DS is not offered (supports_3ds false)
+    affiliate_attribution: dict[str, Any] | None = None
+    risk_signals: RiskSignalsIn | None = None
+    marketing_consents: list[dict[str, Any]] | None = None
+    order_notes: Annotated[str, Field(max_length=5000)] | None = None
+
+    def to_request(self, forwarded: str | None) -> CompleteRequest:
+        payment, risk = self.payment_data, self.risk_signals or RiskSignalsIn()
+        instrument = payment.instrument
+        return CompleteRequest(
+            payment=PaymentInput(
+                handler_id=payment.handler_id,
+                instrument_type=instrument.type if instrument else None,
+                credential_type=instrument.credential.type if instrument else None,
+                token=instrument.credential.token if instrument else None,
+                billing_address=_dump(payment.billing_address),
+                purchase_order_number=payment.purchase_order_number,
+            ),
+            buyer=_dump(self.buyer),
+            order_notes=self.order_notes,
+            risk=RiskInput(
+                ip_address=risk.ip_address,
+                user_agent=risk.user_agent,
+                accept_language=risk.accept_language,
+                session_id=risk.session_id,
+                device_fingerprint=risk.device_fingerprint,
+                forwarded=forwarded,
+            ),
+        )
 
 
 class CancelIn(BaseModel):

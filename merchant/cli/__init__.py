@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from merchant.cli import catalog, db, jobs, keys, openapi, serve
+from merchant.cli import catalog, db, demo, jobs, keys, openapi, serve
 
 app = typer.Typer(
     name="merchant",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("worker")(jobs.worker)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(catalog.app, name="catalog")

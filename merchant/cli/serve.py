@@ -8,7 +8,9 @@ import typer
 import uvicorn
 
 from merchant.cli._common import database, ensure_schema, load_settings
+from merchant.config import get_settings
 from merchant.logging import configure_logging
+from merchant.payments.setup import EMULATOR_API_KEY, EMULATOR_URL_FILE, start_emulator
 
 
 def serve(
@@ -23,6 +25,14 @@ def serve(
     ensure_schema(url, migrate=embedded or settings.auto_migrate)
     # Worker processes inherit the resolved URL and share this process's embedded server.
     os.environ["MERCHANT_DATABASE_URL"] = url
+    if not settings.stripe_api_key and not settings.is_production:
+        # One emulator for all workers, so a payment made by one can be captured by another.
+        emulator = start_emulator()
+        os.environ["MERCHANT_STRIPE_API_KEY"] = EMULATOR_API_KEY
+        os.environ["MERCHANT_STRIPE_API_BASE"] = emulator.url
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / EMULATOR_URL_FILE).write_text(emulator.url)
+        get_settings.cache_clear()  # a worker in this process reads the settings again
     uvicorn.run(
         "merchant.app:create_app",
         factory=True,

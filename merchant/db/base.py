@@ -25,3 +25,8 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """``column IN ('a', 'b')``: the SQL of a CHECK constraint or partial index on fixed values."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

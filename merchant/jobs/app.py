@@ -21,6 +21,7 @@ TASK_MODULES = [
     "merchant.catalog.tasks",
     "merchant.checkout.tasks",
     "merchant.idempotency.tasks",
+    "merchant.orders.tasks",
 ]
 
 app = procrastinate.App(

@@ -181,20 +181,25 @@ async def test_legacy_items_and_catalog_messages(
     ]
 
 
-def _valid_create_examples() -> list[Any]:
+def _valid_examples(prefix: str, definition: str) -> list[tuple[str, dict[str, Any]]]:
     if not EXAMPLES.exists():
         return []
     examples = json.loads(EXAMPLES.read_text())
     return [
         (name, value)
         for name, value in examples.items()
-        if name.startswith("create_checkout_session_request")
-        and not schema_problems(value, "CheckoutSessionCreateRequest", CHECKOUT_SCHEMA_PATH)
+        if name.startswith(prefix) and not schema_problems(value, definition, CHECKOUT_SCHEMA_PATH)
     ]
 
 
+def _params(found: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    params: list[Any] = list(found)
+    return params or [pytest.param("none", {}, marks=pytest.mark.skip(reason="no ACP examples"))]
+
+
 @pytest.mark.parametrize(
-    ("name", "example"), _valid_create_examples() or [pytest.param("none", {}, marks=pytest.mark.skip)]
+    ("name", "example"),
+    _params(_valid_examples("create_checkout_session_request", "CheckoutSessionCreateRequest")),
 )
 async def test_official_create_examples_are_accepted(
     client: httpx.AsyncClient, agent: Headers, key: Keys, name: str, example: dict[str, Any]
@@ -202,3 +207,50 @@ async def test_official_create_examples_are_accepted(
     body = copy.deepcopy(example)
     created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
     assert created["messages"][0]["code"] == "invalid"  # its item ids are not in our catalog
+
+
+async def _open_session(client: httpx.AsyncClient, agent: Headers, key: Keys) -> str:
+    body = {"currency": "usd", "line_items": [{"id": "mug"}], "capabilities": {}}
+    created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
+    session_id: str = created["id"]
+    return session_id
+
+
+@pytest.mark.parametrize(
+    ("name", "example"),
+    _params(_valid_examples("update_checkout_session_request", "CheckoutSessionUpdateRequest")),
+)
+async def test_official_update_examples_are_accepted(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, name: str, example: dict[str, Any]
+) -> None:
+    session_id = await _open_session(client, agent, key)
+    path = f"/checkout_sessions/{session_id}"
+    assert_session(await client.post(path, headers=key(agent), json=copy.deepcopy(example)), 200)
+
+
+@pytest.mark.parametrize(
+    ("name", "example"), _params(_valid_examples("cancel_checkout_session_request", "CancelSessionRequest"))
+)
+async def test_official_cancel_examples_are_accepted(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, name: str, example: dict[str, Any]
+) -> None:
+    session_id = await _open_session(client, agent, key)
+    path = f"/checkout_sessions/{session_id}/cancel"
+    canceled = assert_session(await client.post(path, headers=key(agent), json=copy.deepcopy(example)), 200)
+    assert canceled["status"] == "canceled"
+
+
+@pytest.mark.parametrize(
+    ("name", "example"),
+    _params(_valid_examples("complete_", "CheckoutSessionCompleteRequest")),
+)
+async def test_official_complete_examples_pass_validation(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, name: str, example: dict[str, Any]
+) -> None:
+    """The request shape is accepted: what stops these is the session (no address yet), not the body."""
+    session_id = await _open_session(client, agent, key)
+    path = f"/checkout_sessions/{session_id}/complete"
+    response = await client.post(path, headers=key(agent), json=copy.deepcopy(example))
+    assert (response.status_code, response.json()["code"]) == (400, "checkout_session_not_ready"), (
+        response.text
+    )

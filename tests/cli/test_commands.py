@@ -182,3 +182,44 @@ class TestOpenapi:
         whoami = document["paths"]["/whoami"]["get"]["responses"]
         assert "422" not in whoami
         assert whoami["401"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+
+
+class TestDemo:
+    async def _orders(self, engine: AsyncEngine) -> list[tuple[str, str, int, int]]:
+        async with transaction(create_sessionmaker(engine)) as session:
+            rows = await session.execute(
+                text(
+                    "SELECT o.status, p.status, p.amount_captured, o.total"
+                    " FROM orders o JOIN payment p ON p.id = o.payment_id"
+                )
+            )
+            return [(a, b, c, d) for a, b, c, d in rows]
+
+    async def test_demo_runs_a_purchase_on_its_own_service(
+        self, committed: AsyncEngine, subprocess_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        result = run_cli("demo", env=subprocess_env, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr + result.stdout
+        for step in (
+            "GET /.well-known/acp.json -> 200",
+            "POST /checkout_sessions -> 201",
+            "/complete -> 200",
+        ):
+            assert step in result.stdout
+        assert "status=completed" in result.stdout
+        [(order_status, payment_status, captured, total)] = await self._orders(committed)
+        assert (order_status, payment_status, captured) == ("shipped", "captured", total)
+
+    async def test_demo_against_a_running_serve(
+        self, committed: AsyncEngine, subprocess_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with background("serve", "--port", str(port), env=subprocess_env, cwd=tmp_path) as process:
+            wait_ready(base, process)
+            assert (tmp_path / ".merchant" / "stripe-emulator.url").exists()
+            result = run_cli("demo", "--url", base, env=subprocess_env, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert f"order page: {base}/order-status/" in result.stdout
+        [(order_status, payment_status, _, _)] = await self._orders(committed)
+        assert (order_status, payment_status) == ("shipped", "captured")

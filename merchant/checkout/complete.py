@@ -1,0 +1,470 @@
+"""Complete a checkout session: charge the delegated credential once, create exactly one order.
+
+Recovery points (shared/docs/payments-stripe.md §5.4), so that retries, races and crashes can
+never charge twice or leave a charge without its order:
+
+1. ``prepare`` (its own transaction, committed before the PSP is called): lock the session,
+   check it can be paid, assess fraud, hold the stock, write the payment attempt (``charging``)
+   whose id is the PSP idempotency key.
+2. ``charge``: call the PSP with that key, outside any transaction. An unknown outcome
+   (timeout, 5xx, connection lost) leaves the attempt ``charging``: the answer is 503 and the
+   next retry resumes the same attempt with the same key, so the PSP replays its first answer.
+3. ``finish`` (the request's transaction, which also saves the idempotency record): record the
+   answer; on success create the order, hand the held stock to it and close the session; on a
+   decline release the stock and keep the session payable.
+
+A per-session advisory lock, held by the request's transaction for the whole call, makes a
+concurrent complete of the same session (whatever its Idempotency-Key) a 409 instead of a
+second charge; a crashed process's lock dies with its connection, so its retry resumes. A
+partial unique index (one live payment per session) is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchant.checkout import service as sessions_service
+from merchant.checkout.errors import SessionNotOpen
+from merchant.checkout.evaluate import Evaluation, Message, MessageType, Status
+from merchant.checkout.models import CheckoutSession
+from merchant.checkout.service import COMPLETED, OPEN, View
+from merchant.db.transaction import transaction
+from merchant.errors import Conflict, InvalidRequest, ServiceUnavailable
+from merchant.fraud import rules as fraud_rules
+from merchant.fraud import service as fraud
+from merchant.inventory import service as inventory
+from merchant.merchant_config import MerchantConfig
+from merchant.orders import service as orders
+from merchant.orders.service import OrderView
+from merchant.payments import service as payments
+from merchant.payments.declines import buyer_notice
+from merchant.payments.gateway import (
+    CaptureMethod,
+    ChargeRequest,
+    ChargeResult,
+    ChargeStatus,
+    Decline,
+    GatewayError,
+    GatewayUnavailable,
+    PaymentGateway,
+    TokenInfo,
+)
+from merchant.payments.models import Payment
+
+PAYMENT_PARAM = "$.payment_data"
+# Ask for the token a little before it really expires: the charge must reach the PSP in time.
+TOKEN_EXPIRY_MARGIN_SECONDS = 30
+
+
+class CompletionInFlight(Conflict):
+    """Another complete of this session is running (409, never saved for the key)."""
+
+    code = "checkout_session_in_progress"
+    retry_after = 2
+
+
+class SessionNotReady(InvalidRequest):
+    code = "checkout_session_not_ready"
+
+
+class PaymentUnavailable(ServiceUnavailable):
+    code = "payment_provider_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInput:
+    handler_id: str | None
+    instrument_type: str | None
+    credential_type: str | None
+    token: str | None
+    billing_address: Mapping[str, Any] | None = None
+    purchase_order_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskInput:
+    ip_address: str | None = None
+    user_agent: str | None = None
+    accept_language: str | None = None
+    session_id: str | None = None
+    device_fingerprint: str | None = None
+    forwarded: str | None = None  # the Forwarded / X-Forwarded-For header of the agent's request
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteRequest:
+    payment: PaymentInput
+    buyer: dict[str, Any] | None = None  # replaces the stored buyer when given
+    order_notes: str | None = None
+    risk: RiskInput = RiskInput()
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    view: View
+    order: OrderView | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completer:
+    """What completing needs besides the request's own transaction."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    gateway: PaymentGateway
+    config: MerchantConfig
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    payment_id: str
+    request: ChargeRequest
+    review: bool
+    assessment_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    message: Message
+
+
+async def complete(
+    completer: Completer,
+    session: AsyncSession,
+    owner: str,
+    session_id: str,
+    request: CompleteRequest,
+    *,
+    now: datetime,
+) -> Completion:
+    """The completed session and its order, or the still-open session with why it was not paid."""
+    await _lock_completion(session, session_id)
+    record = await sessions_service.read(session, owner, session_id, now=now)  # no row lock here
+    if record.status == COMPLETED:  # a retry with another key, or after a lost response
+        return await _completed(completer, session, record)
+    if record.status != OPEN:
+        raise SessionNotOpen(f"Checkout session {session_id} is {record.status}.")
+    token_info = None
+    if await payments.live_payment(session, session_id) is None and request.payment.token:
+        token_info = await _inspect(completer.gateway, request.payment.token)
+    step = await _prepare(completer, owner, session_id, request, token_info, now=now)
+    if isinstance(step, _Refused):
+        return await _refused(completer, session, owner, session_id, step.message, now=now)
+    result = await _charge(completer.gateway, step.request)
+    return await _finish(completer, session, owner, step, result, now=now)
+
+
+async def _lock_completion(session: AsyncSession, session_id: str) -> None:
+    """One complete per session at a time; held until the request's transaction ends."""
+    key = func.hashtextextended(f"checkout-complete:{session_id}", 0)
+    if not await session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+        raise CompletionInFlight(f"Checkout session {session_id} is being completed by another request.")
+
+
+async def _inspect(gateway: PaymentGateway, token: str) -> TokenInfo | None:
+    try:
+        return await gateway.inspect_token(token)
+    except GatewayUnavailable as exc:
+        raise PaymentUnavailable("The payment provider is not reachable; retry shortly.") from exc
+    except GatewayError as exc:
+        raise PaymentUnavailable("The payment provider refused our request; retry later.") from exc
+
+
+async def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResult:
+    try:
+        return await gateway.charge(request)
+    except GatewayUnavailable as exc:  # unknown outcome: the attempt stays "charging" for the retry
+        raise PaymentUnavailable("The payment provider did not answer; retry with the same request.") from exc
+    except GatewayError as exc:
+        raise PaymentUnavailable("The payment provider refused our request; retry later.") from exc
+
+
+# -- step 1: prepare -------------------------------------------------------------------------------
+
+
+async def _prepare(
+    completer: Completer,
+    owner: str,
+    session_id: str,
+    request: CompleteRequest,
+    token_info: TokenInfo | None,
+    *,
+    now: datetime,
+) -> _Charge | _Refused:
+    async with transaction(completer.sessions) as session:
+        record = await sessions_service.lock(session, owner, session_id, now=now)
+        if record.status != OPEN:
+            raise SessionNotOpen(f"Checkout session {session_id} is {record.status}.")
+        resumed = await payments.live_payment(session, session_id, lock=True)
+        if resumed is not None:
+            return _resume(resumed, record)
+        _apply(record, request, now=now)
+        evaluation = await sessions_service.evaluate_record(session, record, completer.config)
+        _check_ready(evaluation, session_id)
+        handler = _check_payment(completer.config, request.payment)
+        refusal = _token_refusal(token_info, evaluation, record.currency, now=now)
+        if refusal is not None:
+            return _Refused(refusal)
+        assessment = await fraud.assess_checkout(
+            session,
+            _fraud_inputs(record, evaluation, request.risk, token_info),
+            completer.config.fraud,
+            now=now,
+        )
+        if assessment.outcome.decision is fraud_rules.Decision.block:
+            return _Refused(_payment_message(Decline("blocked")))
+        try:
+            await inventory.hold(session, session_id, _cart(evaluation), now=now)
+        except inventory.OutOfStock:
+            return _Refused(_stock_message())
+        review = assessment.outcome.decision is fraud_rules.Decision.review
+        capture = _capture_method(completer.config, evaluation, review=review)
+        token = request.payment.token or ""
+        payment = await payments.start(
+            session,
+            checkout_session_id=session_id,
+            handler_id=handler,
+            credential_type=request.payment.credential_type or "",
+            token=token,
+            amount=evaluation.totals.total,
+            currency=record.currency,
+            capture_method=capture,
+            token_info=token_info,
+            now=now,
+        )
+        charge = _charge_request(payment, record)
+        return _Charge(payment.id, charge, review, assessment.id)
+
+
+def _resume(payment: Payment, record: CheckoutSession) -> _Charge:
+    """A previous attempt never learned its outcome: ask again with the same key."""
+    return _Charge(payment.id, _charge_request(payment, record), review=False, assessment_id=None)
+
+
+def _charge_request(payment: Payment, record: CheckoutSession) -> ChargeRequest:
+    buyer = record.buyer or {}
+    return ChargeRequest(
+        attempt_id=payment.id,
+        checkout_session_id=record.id,
+        token=payment.token,
+        amount=payment.amount,
+        currency=payment.currency,
+        capture_method="manual" if payment.capture_method == "manual" else "automatic",
+        idempotency_key=payment.idempotency_key,
+        email=buyer.get("email"),
+        description=f"Checkout {record.id}",
+        shipping=_shipping(record),
+    )
+
+
+def _shipping(record: CheckoutSession) -> dict[str, Any] | None:
+    address = (record.fulfillment_details or {}).get("address")
+    if not address:
+        return None
+    return {
+        "name": address.get("name") or "",
+        "address": {
+            "line1": address.get("line_one"),
+            "line2": address.get("line_two"),
+            "city": address.get("city"),
+            "state": address.get("state"),
+            "postal_code": address.get("postal_code"),
+            "country": address.get("country"),
+        },
+    }
+
+
+def _apply(record: CheckoutSession, request: CompleteRequest, *, now: datetime) -> None:
+    if request.buyer is not None:
+        record.buyer = request.buyer
+    if request.order_notes is not None:
+        record.order_notes = request.order_notes
+    record.updated_at = now
+
+
+def _check_ready(evaluation: Evaluation, session_id: str) -> None:
+    if evaluation.status is Status.ready_for_payment:
+        return
+    blocking = next((m for m in evaluation.messages if m.blocking), None)
+    reason = f": {blocking.text}" if blocking else "."
+    raise SessionNotReady(
+        f"Checkout session {session_id} is not ready for payment{reason}",
+        param=blocking.param if blocking else None,
+    )
+
+
+def _check_payment(config: MerchantConfig, payment: PaymentInput) -> str:
+    """The handler the agent pays with must be one we offered, with a credential to charge."""
+    handler = config.payments.card
+    if payment.handler_id is None:
+        raise InvalidRequest(
+            "Purchase orders are not accepted; pay with the card handler.",
+            code="unsupported_payment_method",
+            param=f"{PAYMENT_PARAM}.handler_id",
+        )
+    if payment.handler_id != handler.id:
+        raise InvalidRequest(
+            f"Unknown payment handler {payment.handler_id!r}; this session offers {handler.id!r}.",
+            code="invalid_payment_handler",
+            param=f"{PAYMENT_PARAM}.handler_id",
+        )
+    if not payment.token or not payment.token.strip():
+        raise InvalidRequest(
+            "The payment credential has no token.",
+            code="missing_required_field",
+            param=f"{PAYMENT_PARAM}.instrument.credential.token",
+        )
+    return handler.id
+
+
+def _token_refusal(
+    info: TokenInfo | None, evaluation: Evaluation, currency: str, *, now: datetime
+) -> Message | None:
+    """Refuse before charging what the PSP would refuse anyway (payments-stripe.md §1.4)."""
+    if info is None:
+        return None
+    total = evaluation.totals.total
+    expired = (
+        info.expires_at is not None and (info.expires_at - now).total_seconds() < TOKEN_EXPIRY_MARGIN_SECONDS
+    )
+    unusable = (
+        not info.usable
+        or expired
+        or (info.currency is not None and info.currency != currency.lower())
+        or (info.max_amount is not None and info.max_amount < total)
+    )
+    return _payment_message(Decline("credential_unusable")) if unusable else None
+
+
+def _fraud_inputs(
+    record: CheckoutSession, evaluation: Evaluation, risk: RiskInput, token: TokenInfo | None
+) -> fraud_rules.FraudInputs:
+    address = (record.fulfillment_details or {}).get("address") or {}
+    card = dict(token.card) if token else {}
+    return fraud_rules.FraudInputs(
+        checkout_session_id=record.id,
+        email=(record.buyer or {}).get("email"),
+        ip_address=risk.ip_address,
+        user_agent=risk.user_agent,
+        device_fingerprint=risk.device_fingerprint,
+        buyer_session_id=risk.session_id,
+        forwarded=risk.forwarded,
+        card_fingerprint=card.get("fingerprint"),
+        card_country=card.get("country"),
+        billing_country=None,
+        shipping_country=address.get("country"),
+        amount=evaluation.totals.total,
+        currency=record.currency,
+        token_risk=token.risk if token else None,
+    )
+
+
+def _cart(evaluation: Evaluation) -> list[tuple[str, int]]:
+    return [(line.item.variant_id, line.priced.quantity) for line in evaluation.lines]
+
+
+def _capture_method(config: MerchantConfig, evaluation: Evaluation, *, review: bool) -> CaptureMethod:
+    """Manual (capture at fulfilment) for physical goods and for orders staff must review."""
+    mode = config.payments.capture
+    if review or mode == "manual":
+        return "manual"
+    if mode == "automatic":
+        return "automatic"
+    physical = any(not line.item.is_digital for line in evaluation.lines)
+    return "manual" if physical else "automatic"
+
+
+def _payment_message(decline: Decline | None) -> Message:
+    notice = buyer_notice(decline)
+    param = "$.authentication_result" if notice.code == "requires_3ds" else PAYMENT_PARAM
+    return Message(MessageType.error, notice.code, param, notice.text)
+
+
+def _stock_message() -> Message:
+    text = "Some items sold out while paying; the cart shows what is left."
+    return Message(MessageType.error, "out_of_stock", "$.line_items", text)
+
+
+# -- step 3: finish --------------------------------------------------------------------------------
+
+
+async def _finish(
+    completer: Completer,
+    session: AsyncSession,
+    owner: str,
+    step: _Charge,
+    result: ChargeResult,
+    *,
+    now: datetime,
+) -> Completion:
+    record = await sessions_service.lock(session, owner, step.request.checkout_session_id, now=now)
+    payment = await payments.lock(session, step.payment_id)
+    payments.record_charge(payment, result, now=now)
+    if result.status not in (ChargeStatus.authorized, ChargeStatus.captured):
+        await inventory.release(session, checkout_session_id=record.id, now=now)
+        view = await _view(completer, session, record)
+        return Completion(_with_message(view, _payment_message(result.decline)), None)
+    assessment_id = step.assessment_id or await fraud.assessment_id_for_session(session, record.id)
+    assessment = None
+    if assessment_id is not None:
+        assessment = await fraud.record_payment_outcome(
+            session, assessment_id, result.outcome, dict(result.card), completer.config.fraud, now=now
+        )
+    review = step.review or (
+        assessment is not None and assessment.outcome.decision is not fraud_rules.Decision.approve
+    )
+    evaluation = await sessions_service.evaluate_record(session, record, completer.config)
+    order = await orders.create_from_checkout(
+        session,
+        record,
+        evaluation,
+        payment_id=payment.id,
+        capture_method=payment.capture_method,
+        review=review,
+        fraud=(assessment.outcome.decision.value, assessment.outcome.score) if assessment else None,
+        now=now,
+    )
+    payment.order_id = order.order.id
+    await inventory.attach_order(session, record.id, order.order.id, now=now)
+    if result.status is ChargeStatus.captured:
+        await inventory.commit(session, order.order.id, now=now)
+    if assessment is not None:
+        await fraud.attach_order(session, assessment.id, order.order.id)
+    record.status, record.updated_at = COMPLETED, now
+    await session.flush()
+    return Completion(View(record, evaluation), order)
+
+
+async def _completed(completer: Completer, session: AsyncSession, record: CheckoutSession) -> Completion:
+    order_id = await orders.order_id_for_session(session, record.id)
+    order = await orders.load(session, order_id) if order_id else None
+    return Completion(await _view(completer, session, record), order)
+
+
+async def _refused(
+    completer: Completer,
+    session: AsyncSession,
+    owner: str,
+    session_id: str,
+    message: Message,
+    *,
+    now: datetime,
+) -> Completion:
+    record = await sessions_service.lock(session, owner, session_id, now=now)
+    view = await _view(completer, session, record)
+    return Completion(_with_message(view, message), None)
+
+
+async def _view(completer: Completer, session: AsyncSession, record: CheckoutSession) -> View:
+    return View(record, await sessions_service.evaluate_record(session, record, completer.config))
+
+
+def _with_message(view: View, message: Message) -> View:
+    evaluation = dataclasses.replace(view.evaluation, messages=(*view.evaluation.messages, message))
+    return View(view.record, evaluation)

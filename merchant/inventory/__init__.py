@@ -1,0 +1,1 @@
+"""Stock held for checkouts being paid and for orders awaiting capture."""

@@ -1,0 +1,1 @@
+"""Orders: created exactly once per paid checkout session, then worked by staff and webhooks."""

@@ -1,0 +1,211 @@
+"""What happens to an order after checkout: fulfil (capturing the payment), cancel, refund.
+
+Each operation checks the order's state first and refuses what the state does not allow, moves
+money through :mod:`merchant.payments.operations` (idempotent PSP calls between two
+transactions), then records the result on the order in one final transaction. Used by the admin
+API and by the demo; no HTTP here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchant.db.transaction import transaction
+from merchant.errors import InvalidRequest, InvalidState
+from merchant.inventory import service as inventory
+from merchant.kit.clock import rfc3339
+from merchant.orders import service
+from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment
+from merchant.orders.service import CANCELED, MANUAL_REVIEW, OrderView
+from merchant.payments import operations as payment_ops
+from merchant.payments.models import Payment
+
+FULFILLABLE = ("confirmed", "processing", "shipped")
+
+
+class OrderStateError(InvalidState):
+    code = "order_state_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    lines: Sequence[tuple[str, int]] | None = None  # (line id, quantity); None = everything left
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    type: str = "shipping"
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+async def _payment_of(payments: payment_ops.Payments, order: Order) -> Payment | None:
+    if order.payment_id is None:
+        return None
+    async with transaction(payments.sessions) as session:
+        return await session.get(Payment, order.payment_id)
+
+
+async def _order(payments: payment_ops.Payments, order_id: str) -> OrderView:
+    async with transaction(payments.sessions) as session:
+        return await service.load(session, order_id)
+
+
+def _to_ship(view: OrderView, shipment: Shipment) -> dict[str, int]:
+    left = {line.line_id: line.quantity_current - line.quantity_fulfilled for line in view.lines}
+    wanted = dict(shipment.lines) if shipment.lines is not None else {k: v for k, v in left.items() if v > 0}
+    for index, (line_id, quantity) in enumerate(wanted.items()):
+        if line_id not in left:
+            raise InvalidRequest(f"Order has no line {line_id!r}.", param=f"$.line_items[{index}].id")
+        if not 0 < quantity <= left[line_id]:
+            raise InvalidRequest(
+                f"Line {line_id} has {left[line_id]} left to ship.", param=f"$.line_items[{index}].quantity"
+            )
+    if not wanted:
+        raise OrderStateError(f"Order {view.order.id} has nothing left to ship.")
+    return wanted
+
+
+async def fulfil(
+    payments: payment_ops.Payments, order_id: str, shipment: Shipment, *, now: datetime
+) -> OrderView:
+    """Ship lines; the first shipment captures an authorized payment (capture at fulfilment)."""
+    view = await _order(payments, order_id)
+    if view.order.status not in FULFILLABLE:
+        raise OrderStateError(f"Order {order_id} is {view.order.status}; it cannot be shipped.")
+    wanted = _to_ship(view, shipment)
+    payment = await _payment_of(payments, view.order)
+    if payment is not None and payment.status == "authorized":
+        await payment_ops.capture(payments, payment.id, now=now)
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id, lock=True)
+        wanted = _to_ship(view, shipment)  # again, under the lock
+        for line in view.lines:
+            line.quantity_fulfilled += wanted.get(line.line_id, 0)
+        event = {"id": _id("fev"), "type": "shipped", "occurred_at": rfc3339(now)}
+        session.add(
+            OrderFulfillment(
+                id=_id("ful"),
+                order_id=order_id,
+                type=shipment.type,
+                status="shipped",
+                line_items=[{"id": k, "quantity": v} for k, v in wanted.items()],
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                tracking_url=shipment.tracking_url,
+                events=[event],
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await inventory.commit(session, order_id, now=now)
+        done = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
+        view.order.status, view.order.updated_at = ("shipped" if done else "processing"), now
+        await session.flush()
+        return await service.load(session, order_id)
+
+
+async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+    """Cancel an order nothing of which has shipped: release the authorization or refund it all."""
+    view = await _order(payments, order_id)
+    order = view.order
+    if order.status == CANCELED:
+        return view
+    if any(line.quantity_fulfilled for line in view.lines):
+        raise OrderStateError(f"Order {order_id} has shipped lines; refund them instead of canceling.")
+    payment = await _payment_of(payments, order)
+    refunded = 0
+    if payment is not None and payment.status == "authorized":
+        await payment_ops.cancel(payments, payment.id, now=now)
+    elif payment is not None and payment.status == "captured":
+        refundable = payment.amount_captured - payment.amount_refunded
+        if refundable > 0:
+            await payment_ops.refund(payments, payment.id, refundable, now=now)
+            refunded = refundable
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id, lock=True)
+        released = await inventory.release(session, order_id=order_id, now=now)
+        if not released:  # captured earlier: the units were sold, put them back
+            await inventory.restock(session, _quantities(view))
+        for line in view.lines:
+            line.quantity_current = 0
+        view.order.amount_refunded += refunded
+        view.order.status, view.order.updated_at = CANCELED, now
+        _adjust(session, view, "cancellation", amount=refunded or None, reason=reason, now=now)
+        await session.flush()
+        return await service.load(session, order_id)
+
+
+async def refund(
+    payments: payment_ops.Payments,
+    order_id: str,
+    amount: int,
+    *,
+    reason: str,
+    restock: Sequence[tuple[str, int]] = (),
+    now: datetime,
+) -> OrderView:
+    """Refund part of a captured order, optionally putting returned units back in stock."""
+    view = await _order(payments, order_id)
+    if view.order.status in (CANCELED, MANUAL_REVIEW):
+        raise OrderStateError(f"Order {order_id} is {view.order.status}; it cannot be refunded.")
+    payment = await _payment_of(payments, view.order)
+    if payment is None or payment.status != "captured":
+        raise OrderStateError(f"Order {order_id} has no captured payment to refund.")
+    row = await payment_ops.refund(payments, payment.id, amount, now=now)
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id, lock=True)
+        lines = {line.line_id: line for line in view.lines}
+        back: dict[str, int] = {}
+        for line_id, quantity in restock:
+            line = lines[line_id]
+            back[line.variant_id] = back.get(line.variant_id, 0) + quantity
+            line.quantity_current = max(0, line.quantity_current - quantity)
+        await inventory.restock(session, back)
+        view.order.amount_refunded += row.amount
+        view.order.updated_at = now
+        _adjust(session, view, "refund", amount=row.amount, reason=reason, now=now, refund_id=row.id,
+                lines=[{"id": k, "quantity": v} for k, v in restock])  # fmt: skip
+        await session.flush()
+        return await service.load(session, order_id)
+
+
+def _quantities(view: OrderView) -> dict[str, int]:
+    back: dict[str, int] = {}
+    for line in view.lines:
+        back[line.variant_id] = back.get(line.variant_id, 0) + line.quantity_current
+    return back
+
+
+def _adjust(
+    session: AsyncSession,
+    view: OrderView,
+    kind: str,
+    *,
+    amount: int | None,
+    reason: str,
+    now: datetime,
+    refund_id: str | None = None,
+    lines: list[dict[str, Any]] | None = None,
+) -> None:
+    session.add(
+        OrderAdjustment(
+            id=_id("adj"),
+            order_id=view.order.id,
+            type=kind,
+            status="completed",
+            amount=amount,
+            reason=reason,
+            line_items=lines or [],
+            refund_id=refund_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )

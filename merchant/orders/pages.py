@@ -1,0 +1,67 @@
+"""The order-status page behind an order's ``permalink_url``: plain HTML at an unguessable URL.
+
+The URL carries a 192-bit random token (not the order id), so it can be shared with the buyer
+without authentication; nothing on the page allows a change.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from merchant.db.transaction import transaction
+from merchant.kit.money import Money, format_price
+from merchant.merchant_config import MerchantConfig
+from merchant.orders.service import OrderView, load_by_permalink
+from merchant.orders.wire_2026_04_17 import line_status
+
+router = APIRouter(tags=["orders"])
+PATH = "/order-status/{token}"
+
+
+def permalink_url(config: MerchantConfig, request: Request, token: str) -> str:
+    base = str(config.shop.public_url) if config.shop.public_url else str(request.base_url)
+    return f"{base.rstrip('/')}{PATH.format(token=token)}"
+
+
+def render_page(view: OrderView, shop_name: str) -> str:
+    order = view.order
+
+    def money(amount: int) -> str:
+        return escape(format_price(Money(amount, order.currency)))
+
+    rows = "".join(
+        f"<tr><td>{escape(line.title)}</td><td>{line.quantity_current}</td>"
+        f"<td>{money(line.total)}</td><td>{escape(line_status(line))}</td></tr>"
+        for line in view.lines
+    )
+    shipments = "".join(
+        f"<li>{escape(f.carrier or f.type)} {escape(f.tracking_number or '')}: {escape(f.status)}</li>"
+        for f in view.fulfillments
+    )
+    refunded = f"<p>Refunded: {money(order.amount_refunded)}</p>" if order.amount_refunded else ""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='robots' content='noindex'>"
+        f"<title>Order {view.number} - {escape(shop_name)}</title></head><body>"
+        f"<h1>{escape(shop_name)}: order {view.number}</h1>"
+        f"<p>Status: <strong>{escape(order.status.replace('_', ' '))}</strong></p>"
+        "<table><thead><tr><th>Item</th><th>Quantity</th><th>Total</th><th>Status</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        f"<p>Total charged: {money(order.total)}</p>{refunded}"
+        f"{f'<h2>Shipments</h2><ul>{shipments}</ul>' if shipments else ''}"
+        "</body></html>"
+    )
+
+
+@router.get(PATH, response_class=HTMLResponse, summary="Order status page (public, unguessable URL)")
+async def order_status_page(token: str, request: Request) -> HTMLResponse:
+    async with transaction(request.app.state.sessions) as session:
+        view = await load_by_permalink(session, token)
+    if view is None:
+        return HTMLResponse("<!doctype html><title>Not found</title><p>No such order.</p>", status_code=404)
+    config: MerchantConfig = request.app.state.merchant_config
+    page = render_page(view, config.shop.name)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})

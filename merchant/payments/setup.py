@@ -1,0 +1,42 @@
+"""The payment gateway of a process: Stripe with the merchant's key, or the emulator in development."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from merchant.config import ConfigurationError, Settings
+from merchant.payments.stripe_gateway import RetryPolicy, StripeGateway, stripe_client
+
+if TYPE_CHECKING:  # imported when started: production never loads the emulator
+    from merchant.payments.stripe_emulator import StripeEmulator
+
+log = structlog.get_logger(__name__)
+
+EMULATOR_API_KEY = "sk_test_emulator"
+# Where `merchant serve` announces its emulator in the data directory (read by `merchant demo`).
+EMULATOR_URL_FILE = "stripe-emulator.url"
+
+
+def start_emulator() -> StripeEmulator:
+    """An in-process Stripe emulator on 127.0.0.1 (development and the demo only)."""
+    from merchant.payments.stripe_emulator import StripeEmulator
+
+    emulator = StripeEmulator()
+    url = emulator.start()
+    log.warning("stripe_emulator_started", url=url, note="development only: no real payment is made")
+    return emulator
+
+
+def build_gateway(settings: Settings) -> tuple[StripeGateway, StripeEmulator | None]:
+    """The gateway, and the emulator this process started for it (to stop at exit), if any."""
+    emulator = None
+    api_key, api_base = settings.stripe_api_key, settings.stripe_api_base
+    if not api_key:
+        if settings.is_production:
+            raise ConfigurationError("MERCHANT_STRIPE_API_KEY is required in production")
+        emulator = start_emulator()
+        api_key, api_base = EMULATOR_API_KEY, emulator.url
+    client = stripe_client(api_key, api_base=api_base, timeout=settings.stripe_timeout)
+    return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts)), emulator
