@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -468,3 +468,41 @@ async def _view(completer: Completer, session: AsyncSession, record: CheckoutSes
 def _with_message(view: View, message: Message) -> View:
     evaluation = dataclasses.replace(view.evaluation, messages=(*view.evaluation.messages, message))
     return View(view.record, evaluation)
+
+
+# -- recovery of abandoned payments ---------------------------------------------------------------------
+
+STALLED_AFTER = timedelta(minutes=10)  # longer than any request, and than Stripe search's lag
+
+
+async def stalled_payments(session: AsyncSession, *, now: datetime) -> list[str]:
+    """Payments left ``charging`` by a request that never came back (crash, agent gave up)."""
+    stalled = (Payment.status == payments.CHARGING) & (Payment.updated_at < now - STALLED_AFTER)
+    rows = await session.scalars(select(Payment.id).where(stalled).order_by(Payment.updated_at))
+    return list(rows)
+
+
+async def reconcile(completer: Completer, payment_id: str, *, now: datetime) -> str:
+    """Settle one stalled payment from what Stripe knows: finish the order, or give the stock back.
+
+    A retried complete does the same thing; this covers agents that never retry, so no charge is
+    left without its order.
+    """
+    async with transaction(completer.sessions) as session:
+        payment = await payments.lock(session, payment_id)
+        if payment.status != payments.CHARGING:
+            return "already settled"
+        try:
+            await _lock_completion(session, payment.checkout_session_id)
+        except CompletionInFlight:
+            return "a complete is running"
+        record = await session.get(CheckoutSession, payment.checkout_session_id)
+        assert record is not None
+        try:
+            result = await completer.gateway.find_charge(payment.id)
+        except (GatewayUnavailable, GatewayError):
+            return "payment provider unavailable"
+        if result is None:  # the charge never reached Stripe: nothing to finish
+            result = ChargeResult(ChargeStatus.canceled, decline=Decline("abandoned"))
+        done = await _finish(completer, session, record.owner, _resume(payment, record), result, now=now)
+        return "order created" if done.order is not None else f"payment {result.status.value}"

@@ -40,3 +40,16 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, StripeEmulator | N
         api_key, api_base = EMULATOR_API_KEY, emulator.url
     client = stripe_client(api_key, api_base=api_base, timeout=settings.stripe_timeout)
     return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts)), emulator
+
+
+def worker_gateway(settings: Settings) -> StripeGateway | None:
+    """The gateway of a job worker: Stripe with the key, else (development) the emulator that
+    `merchant serve` announced in the data directory; None when there is neither."""
+    api_key, api_base = settings.stripe_api_key, settings.stripe_api_base
+    if not api_key:
+        announced = settings.data_dir / EMULATOR_URL_FILE
+        if settings.is_production or not announced.exists():
+            return None
+        api_key, api_base = EMULATOR_API_KEY, announced.read_text().strip()
+    client = stripe_client(api_key, api_base=api_base, timeout=settings.stripe_timeout)
+    return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts))

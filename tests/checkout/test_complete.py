@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from merchant.checkout import complete as completion
 from merchant.db import create_sessionmaker
+from merchant.db.transaction import transaction
 from merchant.inventory.models import InventoryHold
+from merchant.kit.clock import utc_now
 from merchant.orders.models import Order
 from merchant.payments.gateway import ChargeRequest, ChargeResult, PaymentGateway
 from merchant.payments.models import Payment
@@ -288,3 +291,37 @@ async def test_no_oversell_when_completes_race_for_the_last_units(
     assert await scalar(committed, held) == 3
     intents = [pi for s in sessions for pi in intents_for(stripe, s["id"])]
     assert sorted(pi["status"] for pi in intents) == ["requires_capture"] * 3
+
+
+@pytest.mark.parametrize(
+    ("when", "outcome"), [("after_charge", "order created"), ("before_charge", "payment canceled")]
+)
+async def test_payments_whose_request_never_came_back_are_settled(
+    app: FastAPI,
+    agent: Agent,
+    stripe: StripeEmulator,
+    committed: AsyncEngine,
+    crash: Callable[[str], None],
+    when: str,
+    outcome: str,
+) -> None:
+    session = await agent.ready_session()
+    before = await stock(committed)
+    crash(when)
+    assert (await agent.complete(session["id"], stripe.create_granted_token())).status_code == 500
+    sessions = create_sessionmaker(committed)
+    completer = completion.Completer(sessions, app.state.payment_gateway, app.state.merchant_config)
+    async with transaction(sessions) as db:
+        assert await completion.stalled_payments(db, now=utc_now()) == []  # not yet: it may come back
+        later = utc_now() + completion.STALLED_AFTER + timedelta(seconds=1)
+        [payment_id] = await completion.stalled_payments(db, now=later)
+    assert await completion.reconcile(completer, payment_id, now=later) == outcome
+    assert await completion.reconcile(completer, payment_id, now=later) == "already settled"
+
+    again = await agent.complete(session["id"], stripe.create_granted_token())
+    done = assert_completed(again)  # either the settled order, or a fresh payment
+    assert len([pi for pi in intents_for(stripe, session["id"]) if pi["status"] != "canceled"]) == 1
+    if when == "after_charge":
+        assert done["order"]["id"] == (await scalar(committed, select(Order.id)))
+    else:
+        assert await stock(committed) == (before or 0) - 2  # released once, held again by the new payment
