@@ -36,6 +36,15 @@ async def _payment(session: AsyncSession, payment_intent_id: str | None) -> Paym
     return await session.scalar(query)
 
 
+async def _payment_of_intent(session: AsyncSession, intent: Json) -> Payment | None:
+    """By the intent's id, or by our payment id in its metadata (a charge whose answer we lost)."""
+    payment = await _payment(session, intent.get("id"))
+    attempt = (intent.get("metadata") or {}).get("acp_attempt_id")
+    if payment is None and attempt:
+        payment = await session.scalar(select(Payment).where(Payment.id == attempt).with_for_update())
+    return payment
+
+
 async def _order(session: AsyncSession, payment: Payment | None) -> Order | None:
     if payment is None or payment.order_id is None:
         return None
@@ -89,6 +98,19 @@ async def _canceled(session: AsyncSession, data: Json, fraud_config: FraudConfig
     reason = str(data.get("cancellation_reason") or "authorization canceled at the payment provider")
     session.add(_adjustment(order, "cancellation", "completed", None, reason, now))
     return "order canceled"
+
+
+async def _failed(session: AsyncSession, data: Json, fraud_config: FraudConfig, now: datetime) -> str:
+    """A charge whose answer never reached us failed: its held stock goes back."""
+    payment = await _payment_of_intent(session, data)
+    if payment is None or payment.status != "charging":
+        return "nothing to do"
+    error = data.get("last_payment_error") or {}
+    payment.status, payment.updated_at = "declined", now
+    payment.payment_intent_id = payment.payment_intent_id or data.get("id")
+    payment.decline_code = error.get("decline_code") or error.get("code")
+    await inventory.release(session, checkout_session_id=payment.checkout_session_id, now=now)
+    return "payment declined"
 
 
 async def _refunded(session: AsyncSession, data: Json, fraud_config: FraudConfig, now: datetime) -> str:
@@ -150,6 +172,7 @@ Handler = Callable[[AsyncSession, Json, FraudConfig, datetime], Awaitable[str]]
 HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": _captured,
     "payment_intent.canceled": _canceled,
+    "payment_intent.payment_failed": _failed,
     "charge.refunded": _refunded,
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,

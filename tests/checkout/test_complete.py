@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from merchant.checkout import complete as completion
 from merchant.db import create_sessionmaker
 from merchant.db.transaction import transaction
+from merchant.fraud.models import FraudAssessment
 from merchant.inventory.models import InventoryHold
 from merchant.kit.clock import utc_now
 from merchant.orders.models import Order
@@ -325,3 +326,21 @@ async def test_payments_whose_request_never_came_back_are_settled(
         assert done["order"]["id"] == (await scalar(committed, select(Order.id)))
     else:
         assert await stock(committed) == (before or 0) - 2  # released once, held again by the new payment
+
+
+async def test_fraud_review_holds_the_order_and_block_charges_nothing(
+    agent: Agent, stripe: StripeEmulator, committed: AsyncEngine
+) -> None:
+    risky = await agent.buy(stripe, "pm_card_riskLevelElevated")  # Radar: elevated risk, manual review
+    assert risky["status"] == "manual_review"
+    payment = await scalar(committed, select(Payment).where(Payment.order_id == risky["id"]))
+    assert (payment.status, payment.capture_method) == ("authorized", "manual")  # authorization only
+
+    session = await agent.ready_session()
+    flagged = {"card_testing": {"score": 97, "recommended_action": "block"}}
+    token = stripe.create_granted_token(risk_details={"insights": flagged})
+    blocked = assert_payable(await agent.complete(session["id"], token), "payment_declined")
+    assert "fraud" not in str(blocked["messages"]).lower()
+    assert intents_for(stripe, session["id"]) == []
+    decisions = select(FraudAssessment.decision).where(FraudAssessment.checkout_session_id == session["id"])
+    assert await scalar(committed, decisions) == "block"

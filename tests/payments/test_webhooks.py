@@ -141,3 +141,31 @@ def test_the_stripe_library_accepts_our_signature_helper(stripe: StripeEmulator)
     )
     event = stripe_lib.Webhook.construct_event(payload.decode(), header, stripe.webhook_secret)
     assert event["id"] == "evt_x"
+
+
+async def test_a_failed_charge_whose_answer_was_lost_releases_the_stock(
+    app: FastAPI,
+    agent: Agent,
+    stripe: StripeEmulator,
+    committing_client: httpx.AsyncClient,
+    committed: AsyncEngine,
+) -> None:
+    session = await agent.ready_session()
+    before = await stock(committed)
+    token = stripe.create_granted_token(payment_method="pm_card_chargeDeclined")
+    stripe.inject_fault(path_prefix="/v1/payment_intents", kind="drop", times=5, method="POST")
+    lost = await agent.complete(session["id"], token)
+    stripe.clear_faults()
+    assert lost.status_code == 503  # the decline happened at Stripe, its answer never came
+    assert await stock(committed) == (before or 0) - 2
+    failed = next(
+        e
+        for e in reversed(stripe.events())
+        if e["type"] == "payment_intent.payment_failed"
+        and e["data"]["object"]["metadata"].get("acp_checkout_session_id") == session["id"]
+    )
+    assert (await deliver(committing_client, stripe, failed)).status_code == 200
+    assert await handle(app, committed, failed["id"]) == "payment declined"
+    assert await stock(committed) == before
+    status = select(Payment.status).where(Payment.checkout_session_id == session["id"])
+    assert await scalar(committed, status) == "declined"
