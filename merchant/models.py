@@ -9,8 +9,11 @@ from merchant.identity.models import ApiKey
 from merchant.inventory.models import InventoryHold
 from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine
 from merchant.payments.models import Payment, Refund, StripeEvent
+from merchant.platforms.models import AgentPlatform
+from merchant.webhooks.models import OrderEvent, WebhookAttempt
 
 __all__ = [
+    "AgentPlatform",
     "ApiKey",
     "Base",
     "CheckoutSession",
@@ -23,6 +26,7 @@ __all__ = [
     "InventoryHold",
     "Order",
     "OrderAdjustment",
+    "OrderEvent",
     "OrderFulfillment",
     "OrderLine",
     "Payment",
@@ -30,4 +34,5 @@ __all__ = [
     "Refund",
     "StripeEvent",
     "Variant",
+    "WebhookAttempt",
 ]

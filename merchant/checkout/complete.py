@@ -57,6 +57,7 @@ from merchant.payments.gateway import (
     TokenInfo,
 )
 from merchant.payments.models import Payment
+from merchant.webhooks import service as webhooks
 
 PAYMENT_PARAM = "$.payment_data"
 # Ask for the token a little before it really expires: the charge must reach the PSP in time.
@@ -119,6 +120,7 @@ class Completer:
     sessions: async_sessionmaker[AsyncSession]
     gateway: PaymentGateway
     config: MerchantConfig
+    public_base: str  # where the order-status pages are served (the permalink_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +430,7 @@ async def _finish(
         capture_method=payment.capture_method,
         review=review,
         fraud=(assessment.outcome.decision.value, assessment.outcome.score) if assessment else None,
+        public_base=completer.public_base,
         now=now,
     )
     payment.order_id = order.order.id
@@ -438,6 +441,7 @@ async def _finish(
         await fraud.attach_order(session, assessment.id, order.order.id)
     record.status, record.updated_at = COMPLETED, now
     await session.flush()
+    await webhooks.emit(session, order, webhooks.ORDER_CREATE, now=now)
     return Completion(View(record, evaluation), order)
 
 

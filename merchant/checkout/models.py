@@ -26,6 +26,7 @@ class CheckoutSession(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # cs_<24 hex>
     owner: Mapped[str] = mapped_column(String(64), index=True)  # the agent API key id
+    platform_id: Mapped[str | None] = mapped_column(String(40))  # the key's agent platform
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | canceled | expired
     currency: Mapped[str] = mapped_column(String(3))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # [{"id": variant id, "quantity": n}]

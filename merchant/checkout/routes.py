@@ -30,7 +30,7 @@ from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import MerchantConfig
-from merchant.orders.pages import permalink_url
+from merchant.orders.pages import public_base
 from merchant.orders.wire_2026_04_17 import render_order
 
 router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tags=["checkout"])
@@ -53,17 +53,17 @@ class AcpCall:
     owner: str
     config: MerchantConfig
     locale: str
+    platform_id: str | None
 
     def render(self, view: service.View) -> Json:
         links = render_links(self.config.links)
         capabilities = render_capabilities(self.config, view.record.agent_interventions)
         return render_session(view, links=links, now=utc_now(), locale=self.locale, capabilities=capabilities)
 
-    def render_completion(self, done: completion.Completion, request: Request) -> Json:
+    def render_completion(self, done: completion.Completion) -> Json:
         body = self.render(done.view)
         if done.order is not None:
-            url = permalink_url(self.config, request, done.order.order.permalink_token)
-            body["order"] = render_order(done.order, permalink_url=url)
+            body["order"] = render_order(done.order)
         return body
 
 
@@ -74,7 +74,7 @@ async def acp_call(
     config: ConfigDep,
     locale: DisplayLocale,
 ) -> AcpCall:
-    return AcpCall(principal.key_id, config, locale)
+    return AcpCall(principal.key_id, config, locale, principal.platform_id)
 
 
 Acp = Annotated[AcpCall, Depends(acp_call)]
@@ -83,7 +83,10 @@ Acp = Annotated[AcpCall, Depends(acp_call)]
 @router.post("", status_code=201, summary="Create a checkout session")
 async def create_session(body: CreateIn, acp: Acp, _claim: Idempotent, session: SessionDep) -> Json:
     new = body.to_new_session()
-    return acp.render(await service.create(session, acp.owner, new, config=acp.config, now=utc_now()))
+    view = await service.create(
+        session, acp.owner, new, config=acp.config, now=utc_now(), platform_id=acp.platform_id
+    )
+    return acp.render(view)
 
 
 @router.get("/{checkout_session_id}", summary="Get a checkout session")
@@ -105,7 +108,8 @@ async def update_session(
 
 def completer(request: Request) -> completion.Completer:
     state = request.app.state
-    return completion.Completer(state.sessions, state.payment_gateway, state.merchant_config)
+    config = state.merchant_config
+    return completion.Completer(state.sessions, state.payment_gateway, config, public_base(config, request))
 
 
 @router.post("/{checkout_session_id}/complete", summary="Complete a checkout session (pay, create the order)")
@@ -129,7 +133,7 @@ async def complete_session(
     done = await completion.complete(
         completer, session, acp.owner, checkout_session_id, body.to_request(forwarded), now=utc_now()
     )
-    return acp.render_completion(done, request)
+    return acp.render_completion(done)
 
 
 @router.post("/{checkout_session_id}/cancel", summary="Cancel a checkout session")

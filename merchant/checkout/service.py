@@ -116,11 +116,18 @@ async def evaluate_record(
 
 
 async def create(
-    session: AsyncSession, owner: str, new: NewSession, *, config: MerchantConfig, now: datetime
+    session: AsyncSession,
+    owner: str,
+    new: NewSession,
+    *,
+    config: MerchantConfig,
+    now: datetime,
+    platform_id: str | None = None,
 ) -> View:
     record = CheckoutSession(
         id=new_session_id(),
         owner=owner,
+        platform_id=platform_id,
         status=OPEN,
         currency=new.currency.upper(),
         items=_items_json(new.items),

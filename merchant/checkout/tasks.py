@@ -12,6 +12,7 @@ from merchant.jobs.app import app
 from merchant.jobs.context import job_session, job_sessions
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import current_merchant_config
+from merchant.orders.pages import configured_base
 from merchant.payments.gateway import PaymentGateway
 from merchant.payments.setup import worker_gateway
 
@@ -43,7 +44,9 @@ async def reconcile_stalled(context: JobContext, timestamp: int) -> int:
     if gateway is None:
         log.warning("payments.reconcile_skipped", reason="no Stripe key and no announced emulator")
         return 0
-    completer = complete.Completer(job_sessions(context), gateway, current_merchant_config())
+    config = current_merchant_config()
+    base = configured_base(config, get_settings())
+    completer = complete.Completer(job_sessions(context), gateway, config, base)
     async with job_session(context) as session:
         stalled = await complete.stalled_payments(session, now=utc_now())
     for payment_id in stalled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from merchant.cli import catalog, db, demo, jobs, keys, openapi, serve
+from merchant.cli import catalog, db, demo, jobs, keys, openapi, platforms, serve
 
 app = typer.Typer(
     name="merchant",
@@ -18,6 +18,7 @@ app.command("worker")(jobs.worker)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(platforms.app, name="platforms")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(openapi.app, name="openapi")

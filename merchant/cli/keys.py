@@ -6,12 +6,14 @@ import json
 import secrets
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.cli._common import fail, load_settings, run_in_transaction
 from merchant.errors import DomainError
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
 from merchant.identity.signatures import SignaturePolicy
+from merchant.platforms import service as platforms
 
 app = typer.Typer(help="API keys for agents and staff.", no_args_is_help=True)
 
@@ -20,11 +22,20 @@ app = typer.Typer(help="API keys for agents and staff.", no_args_is_help=True)
 def create(
     role: Role = typer.Option(..., help="agent (ACP caller), admin, operator or viewer"),
     name: str = typer.Option(..., help="Who or what holds the key"),
+    platform: str | None = typer.Option(
+        None, help="Agent keys: the agent platform (name or id) whose orders' events it gets"
+    ),
 ) -> None:
     """Create a key and print its secret: it is shown this once only."""
-    created = run_in_transaction(
-        load_settings(), lambda session: identity_service.create_key(session, role=role, name=name)
-    )
+
+    async def work(session: AsyncSession) -> identity_service.CreatedKey:
+        platform_id = (await platforms.find(session, platform)).id if platform else None
+        return await identity_service.create_key(session, role=role, name=name, platform_id=platform_id)
+
+    try:
+        created = run_in_transaction(load_settings(), work)
+    except DomainError as exc:
+        raise fail(exc.message) from exc
     typer.secho(f"Created {created.key.role.value} key {created.key.id} ({created.key.name}).", err=True)
     typer.secho("Store the secret now; it cannot be shown again:", err=True)
     typer.echo(created.token)
@@ -46,6 +57,7 @@ def list_(
             "name": k.name,
             "created_at": k.created_at.isoformat(),
             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            "platform_id": k.platform_id,
         }
         for k in keys
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, LargeBinary, String, Text
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchant.db.base import Base
@@ -26,6 +26,8 @@ class ApiKey(Base):
     # Request signing by the caller (ACP Signature + Timestamp headers): an HMAC-SHA256 shared
     # secret and/or an Ed25519 public key (base64url, 32 bytes), and how strictly to check.
     signing_secret: Mapped[str | None] = mapped_column(Text)
+    # The agent platform an agent key belongs to (its checkout sessions and orders, its events).
+    platform_id: Mapped[str | None] = mapped_column(ForeignKey("agent_platform.id"), index=True)
     signing_public_key: Mapped[str | None] = mapped_column(Text)
     signature_policy: Mapped[SignaturePolicy] = mapped_column(
         Enum(SignaturePolicy, name="signature_policy", native_enum=False, create_constraint=True, length=24),

@@ -25,6 +25,7 @@ class Principal:
     name: str
     role: Role
     signing: SigningKeys = field(default_factory=SigningKeys)
+    platform_id: str | None = None  # an agent key's platform
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,12 @@ class CreatedKey:
     token: str  # shown once, never stored
 
 
-async def create_key(session: AsyncSession, *, role: Role, name: str) -> CreatedKey:
+async def create_key(
+    session: AsyncSession, *, role: Role, name: str, platform_id: str | None = None
+) -> CreatedKey:
+    """A new key; an agent key may belong to an agent platform (its orders' events go there)."""
+    if platform_id is not None and role is not Role.agent:
+        raise InvalidRequest("Only agent keys belong to a platform.", param="$.platform")
     issued = tokens.issue()
     key = ApiKey(
         id=issued.key_id,
@@ -42,6 +48,7 @@ async def create_key(session: AsyncSession, *, role: Role, name: str) -> Created
         secret_hash=issued.secret_hash,
         created_at=utc_now(),
         revoked_at=None,
+        platform_id=platform_id,
     )
     ApiKeyRepository(session).add(key)
     await session.flush()
@@ -75,7 +82,9 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     if not key.is_active:
         raise RevokedCredentials("The API key has been revoked.")
     signing = SigningKeys(key.signature_policy, key.signing_secret, key.signing_public_key)
-    return Principal(key_id=key.id, name=key.name, role=key.role, signing=signing)
+    return Principal(
+        key_id=key.id, name=key.name, role=key.role, signing=signing, platform_id=key.platform_id
+    )
 
 
 async def configure_signing(

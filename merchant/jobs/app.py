@@ -22,6 +22,7 @@ TASK_MODULES = [
     "merchant.checkout.tasks",
     "merchant.idempotency.tasks",
     "merchant.orders.tasks",
+    "merchant.webhooks.tasks",
 ]
 
 app = procrastinate.App(

@@ -7,13 +7,17 @@ import socket
 import uuid
 from collections.abc import Iterable
 
+import httpx
 from procrastinate.app import WorkerOptions
 
 from merchant.config import Settings
 from merchant.db import create_engine, create_sessionmaker
 from merchant.jobs import tasks
 from merchant.jobs.app import open_jobs
-from merchant.jobs.context import SESSIONS_KEY
+from merchant.jobs.context import HTTP_KEY, SESSIONS_KEY, SETTINGS_KEY
+
+# Outbound calls of jobs (webhook receivers): connect fast, do not wait long for an answer.
+OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
 async def run_worker(
@@ -27,13 +31,17 @@ async def run_worker(
     """Consume the queue until stopped (SIGINT/SIGTERM), or until empty when ``wait`` is False."""
     engine = create_engine(database_url, settings)
     try:
-        async with open_jobs(database_url, pool_size=concurrency + 2) as app:
+        async with (
+            open_jobs(database_url, pool_size=concurrency + 2) as app,
+            httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False, trust_env=False) as http,
+        ):
+            context = {SESSIONS_KEY: create_sessionmaker(engine), HTTP_KEY: http, SETTINGS_KEY: settings}
             options: WorkerOptions = {
                 "concurrency": concurrency,
                 "name": f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}",
                 "wait": wait,
                 "install_signal_handlers": wait,
-                "additional_context": {SESSIONS_KEY: create_sessionmaker(engine)},
+                "additional_context": context,
             }
             if queues:
                 options["queues"] = list(queues)

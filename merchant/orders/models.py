@@ -46,6 +46,8 @@ class Order(Base):
     )
     checkout_session_id: Mapped[str] = mapped_column(String(40), unique=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)  # the agent API key id
+    platform_id: Mapped[str | None] = mapped_column(String(40), index=True)  # where its events go
+    permalink_url: Mapped[str | None] = mapped_column(Text)  # the order-status page, as given to the agent
     status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     email: Mapped[str | None] = mapped_column(String(320), index=True)  # lower-cased

@@ -25,6 +25,7 @@ from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment
 from merchant.orders.service import CANCELED, MANUAL_REVIEW, OrderView
 from merchant.payments import operations as payment_ops
 from merchant.payments.models import Payment
+from merchant.webhooks import service as webhooks
 
 FULFILLABLE = ("confirmed", "processing", "shipped")
 
@@ -108,8 +109,7 @@ async def fulfil(
         await inventory.commit(session, order_id, now=now)
         done = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
         view.order.status, view.order.updated_at = ("shipped" if done else "processing"), now
-        await session.flush()
-        return await service.load(session, order_id)
+        return await webhooks.emit_update(session, order_id, now=now)
 
 
 async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
@@ -139,8 +139,7 @@ async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, 
         view.order.amount_refunded += refunded
         view.order.status, view.order.updated_at = CANCELED, now
         _adjust(session, view, "cancellation", amount=refunded or None, reason=reason, now=now)
-        await session.flush()
-        return await service.load(session, order_id)
+        return await webhooks.emit_update(session, order_id, now=now)
 
 
 async def refund(
@@ -173,8 +172,7 @@ async def refund(
         view.order.updated_at = now
         _adjust(session, view, "refund", amount=row.amount, reason=reason, now=now, refund_id=row.id,
                 lines=[{"id": k, "quantity": v} for k, v in restock])  # fmt: skip
-        await session.flush()
-        return await service.load(session, order_id)
+        return await webhooks.emit_update(session, order_id, now=now)
 
 
 def _quantities(view: OrderView) -> dict[str, int]:

@@ -24,6 +24,7 @@ from merchant.orders import service as orders
 from merchant.orders.models import Order, OrderAdjustment
 from merchant.orders.service import CANCELED
 from merchant.payments.models import Payment, StripeEvent
+from merchant.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
 Json = Mapping[str, Any]
@@ -97,6 +98,7 @@ async def _canceled(session: AsyncSession, data: Json, fraud_config: FraudConfig
     order.status, order.updated_at = CANCELED, now
     reason = str(data.get("cancellation_reason") or "authorization canceled at the payment provider")
     session.add(_adjustment(order, "cancellation", "completed", None, reason, now))
+    await webhooks.emit_update(session, order.id, now=now)
     return "order canceled"
 
 
@@ -130,6 +132,7 @@ async def _refunded(session: AsyncSession, data: Json, fraud_config: FraudConfig
         session.add(
             _adjustment(order, "refund", "completed", missing, "refunded at the payment provider", now)
         )
+        await webhooks.emit_update(session, order.id, now=now)
     return f"refund of {missing} recorded"
 
 
@@ -147,6 +150,7 @@ async def _dispute(session: AsyncSession, data: Json, fraud_config: FraudConfig,
     await fraud.record_event(
         session, order_id=order.id, kind="dispute", detail=detail, config=fraud_config, now=now
     )
+    await webhooks.emit_update(session, order.id, now=now)
     return "dispute recorded"
 
 

@@ -21,6 +21,7 @@ from merchant.errors import NotFound
 from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine
 
 CREATED, MANUAL_REVIEW, CONFIRMED, CANCELED = "created", "manual_review", "confirmed", "canceled"
+PERMALINK_PATH = "/order-status/{token}"  # served by merchant.orders.pages
 PROCESSING, SHIPPED, COMPLETED = "processing", "shipped", "completed"
 
 
@@ -83,10 +84,12 @@ async def create_from_checkout(
     capture_method: str,
     review: bool,
     fraud: tuple[str, int] | None,
+    public_base: str,
     now: datetime,
 ) -> OrderView:
     """The order of a paid session: a snapshot of what was bought and charged."""
     email = (record.buyer or {}).get("email")
+    token = secrets.token_urlsafe(24)
     order = Order(
         id=new_id("ord"),
         checkout_session_id=record.id,
@@ -100,7 +103,9 @@ async def create_from_checkout(
         totals=_totals(evaluation),
         total=evaluation.totals.total,
         order_notes=record.order_notes,
-        permalink_token=secrets.token_urlsafe(24),
+        permalink_token=token,
+        permalink_url=f"{public_base}{PERMALINK_PATH.format(token=token)}",
+        platform_id=record.platform_id,
         payment_id=payment_id,
         capture_method=capture_method,
         fraud_decision=fraud[0] if fraud else None,

@@ -100,8 +100,9 @@ def _totals(view: OrderView) -> list[Json]:
     return rendered
 
 
-def render_order(view: OrderView, *, permalink_url: str) -> Json:
+def render_order(view: OrderView) -> Json:
     order = view.order
+    permalink_url = order.permalink_url or ""
     body: Json = {
         "type": "order",
         "id": order.id,

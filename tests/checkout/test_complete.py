@@ -311,7 +311,9 @@ async def test_payments_whose_request_never_came_back_are_settled(
     crash(when)
     assert (await agent.complete(session["id"], stripe.create_granted_token())).status_code == 500
     sessions = create_sessionmaker(committed)
-    completer = completion.Completer(sessions, app.state.payment_gateway, app.state.merchant_config)
+    completer = completion.Completer(
+        sessions, app.state.payment_gateway, app.state.merchant_config, "http://merchant.test"
+    )
     async with transaction(sessions) as db:
         assert await completion.stalled_payments(db, now=utc_now()) == []  # not yet: it may come back
         later = utc_now() + completion.STALLED_AFTER + timedelta(seconds=1)

@@ -1,0 +1,1 @@
+"""Order events to agent platforms: signed, durable, ordered per order, retried."""

@@ -1,0 +1,168 @@
+"""Deliver one order event: sign it afresh, POST it, record the attempt, classify the answer.
+
+2xx -> delivered. Timeouts, connection errors, 408, 429 and 5xx -> retried (honouring
+``Retry-After``) until ``DELIVERY_WINDOW`` after the event was written, then dead. Any other
+answer, or a destination the outbound guard refuses -> dead at once (a dead letter staff can
+retry). The event id travels as ``Webhook-Id`` so receivers can drop repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchant.db.transaction import transaction
+from merchant.kit.outbound import ForbiddenDestination, check_destination
+from merchant.platforms.models import AgentPlatform
+from merchant.webhooks.models import OrderEvent, WebhookAttempt
+from merchant.webhooks.signing import sign
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_WINDOW = timedelta(hours=72)
+EXCERPT_BYTES = 1024
+RETRYABLE_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    outcome: Literal["delivered", "retry", "dead", "skipped"]
+    retry_after: float | None = None  # seconds, from the receiver's Retry-After
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int | None
+    error: str | None
+    excerpt: str | None
+    retry_after: float | None
+    duration_ms: int
+
+
+def body_bytes(event: OrderEvent) -> bytes:
+    return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+async def _post(
+    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], now: datetime
+) -> _Answer:
+    started = time.perf_counter()
+    try:
+        response = await http.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return _Answer(None, f"{type(exc).__name__}: {exc}"[:500], None, None, elapsed)
+    elapsed = int((time.perf_counter() - started) * 1000)
+    excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+    return _Answer(response.status_code, None, excerpt, _retry_after(response, now), elapsed)
+
+
+def _classify(answer: _Answer, event: OrderEvent, now: datetime) -> Delivery:
+    if answer.status is not None and 200 <= answer.status < 300:
+        return Delivery("delivered")
+    detail = answer.error or f"HTTP {answer.status}"
+    retryable = answer.status is None or answer.status in RETRYABLE_STATUSES
+    if not retryable:
+        return Delivery("dead", detail=f"{detail}: refused, not retried")
+    if now - event.created_at >= DELIVERY_WINDOW:
+        return Delivery("dead", detail=f"{detail}: still failing {DELIVERY_WINDOW} after the change")
+    return Delivery("retry", answer.retry_after, detail)
+
+
+async def deliver(
+    sessions: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    event_id: str,
+    *,
+    allow_private: bool,
+    now: datetime,
+) -> Delivery:
+    async with transaction(sessions) as session:
+        event = await session.get(OrderEvent, event_id)
+        if event is None or event.status != "pending":
+            return Delivery("skipped", detail="not pending")
+        platform = await session.get(AgentPlatform, event.platform_id)
+    if platform is None or platform.webhook_url is None:
+        return await _finish(
+            sessions, event_id, None, Delivery("dead", detail="the platform takes no events"), now
+        )
+    try:
+        await check_destination(platform.webhook_url, allow_private=allow_private)
+    except ForbiddenDestination as exc:
+        return await _finish(sessions, event_id, None, Delivery("dead", detail=str(exc)), now)
+    body = body_bytes(event)
+    request_id = f"req_{uuid.uuid4().hex}"
+    headers = {
+        "Content-Type": "application/json",
+        "Merchant-Signature": sign(platform.signing_secret, body, int(now.timestamp())),
+        "Request-Id": request_id,
+        "Webhook-Id": event.id,
+        "API-Version": event.acp_version,
+    }
+    answer = await _post(http, platform.webhook_url, body, headers, now)
+    attempt = WebhookAttempt(
+        event_id=event_id,
+        request_id=request_id,
+        started_at=now,
+        duration_ms=answer.duration_ms,
+        status_code=answer.status,
+        error=answer.error,
+        response_excerpt=answer.excerpt,
+    )
+    return await _finish(sessions, event_id, attempt, _classify(answer, event, now), now)
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession],
+    event_id: str,
+    attempt: WebhookAttempt | None,
+    result: Delivery,
+    now: datetime,
+) -> Delivery:
+    async with transaction(sessions) as session:
+        event = await session.scalar(
+            select(OrderEvent)
+            .where(OrderEvent.id == event_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert event is not None
+        if attempt is not None:
+            session.add(attempt)
+            event.attempts += 1
+        if result.outcome == "delivered":
+            event.status, event.delivered_at, event.last_error = "delivered", now, None
+        elif result.outcome == "dead":
+            event.status, event.dead_at, event.last_error = "dead", now, result.detail
+        else:
+            event.last_error = result.detail
+    log.info("webhooks.delivery", event_id=event_id, outcome=result.outcome, detail=result.detail)
+    return result
+
+
+def backoff(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> float:
+    """Seconds before the next try: 5 s doubling to an hour (jitter is added by the caller)."""
+    return float(min(cap, base * 2 ** max(0, attempts)))
