@@ -62,6 +62,11 @@ class PaymentsConfig(_Section):
     # goods, at once (automatic) for digital-only carts; or always "manual" / "automatic".
     # Orders held for fraud review are always authorized only.
     capture: Literal["auto", "manual", "automatic"] = "auto"
+    # Card authorizations lapse (about 7 days; Stripe's capture_before). This long before that,
+    # an order still not captured is reported ("alert": logged for staff, once) or canceled
+    # ("cancel": the authorization released, the stock returned, the agent told).
+    authorization_deadline_hours: Annotated[int, Field(ge=1, le=24 * 6)] = 24
+    authorization_deadline_action: Literal["alert", "cancel"] = "alert"
     card: CardHandlerConfig = CardHandlerConfig()
 
 

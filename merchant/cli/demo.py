@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -34,14 +35,19 @@ from merchant.db.transaction import transaction
 from merchant.demo.script import Agent, DemoResult, run_purchase
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
+from merchant.jobs.worker import run_worker
 from merchant.kit.clock import utc_now
 from merchant.orders import operations
 from merchant.payments.models import Payment
 from merchant.payments.operations import Payments
 from merchant.payments.setup import EMULATOR_API_KEY, EMULATOR_URL_FILE, build_gateway, start_emulator
 from merchant.payments.stripe_gateway import SPT_STRIPE_VERSION, stripe_client
+from merchant.platforms import service as platforms
+from merchant.webhooks.receiver import WebhookReceiver
 
 console = Console()
+DEMO_PLATFORM = "Demo agent platform"
+DEMO_SECRET = "whsec_demo_platform"  # shared with the demo receiver; a demo, not a secret
 
 
 def demo(
@@ -64,14 +70,16 @@ def demo(
         )
     get_settings.cache_clear()
     settings = get_settings()
-    token = asyncio.run(_prepare(settings, db_url))
     with contextlib.ExitStack() as stack:
+        receiver = stack.enter_context(WebhookReceiver(DEMO_SECRET))  # the agent platform's receiver
+        token = asyncio.run(_prepare(settings, db_url, receiver.url))
         base = url or stack.enter_context(_serving(settings))
         with httpx.Client(base_url=base, timeout=30) as client:
             result = run_purchase(
                 Agent(client, token, console), lambda total, cur: _mint(settings, total, cur)
             )
-    asyncio.run(_ship(settings, db_url, result))
+        asyncio.run(_ship(settings, db_url, result))
+        asyncio.run(_deliver_events(settings, db_url, receiver))
 
 
 def _use_running_emulator(settings: Settings) -> None:
@@ -86,8 +94,8 @@ def _use_running_emulator(settings: Settings) -> None:
     )
 
 
-async def _prepare(settings: Settings, db_url: str) -> str:
-    """Load the demo catalog and create an agent key; its token."""
+async def _prepare(settings: Settings, db_url: str, webhook_url: str) -> str:
+    """Load the demo catalog, point the demo platform at the receiver, create an agent key."""
     engine = create_engine(db_url, settings)
     try:
         sessions = create_sessionmaker(engine)
@@ -95,8 +103,23 @@ async def _prepare(settings: Settings, db_url: str) -> str:
             run = await _import(sessions, path)
         console.print(f"Demo catalog: {run.rows_accepted} items loaded ({run.status})")
         async with transaction(sessions) as session:
-            created = await identity_service.create_key(session, role=Role.agent, name="Demo agent platform")
-        console.print(f"Agent key {created.key.id} created")
+            platform = await platforms.by_name(session, DEMO_PLATFORM)
+            if platform is None:
+                added = await platforms.add(
+                    session,
+                    name=DEMO_PLATFORM,
+                    webhook_url=webhook_url,
+                    signing_secret=DEMO_SECRET,
+                    now=utc_now(),
+                )
+                platform = added.platform
+            platform.webhook_url, platform.signing_secret = webhook_url, DEMO_SECRET
+            created = await identity_service.create_key(
+                session, role=Role.agent, name="Demo agent", platform_id=platform.id
+            )
+        console.print(
+            f"Agent key {created.key.id} created for {DEMO_PLATFORM}; its events go to {webhook_url}"
+        )
         return created.token
     finally:
         await engine.dispose()
@@ -162,6 +185,18 @@ def _mint(settings: Settings, total: int, currency: str) -> str:
         return str(client.deserialize(response, api_mode="V1")["id"])
 
     return asyncio.run(mint())
+
+
+async def _deliver_events(settings: Settings, db_url: str, receiver: WebhookReceiver) -> None:
+    """Run the webhook jobs once, as `merchant worker` would, and show what the platform got."""
+    console.rule("7. Order events reach the agent platform (signed, Merchant-Signature)")
+    loopback = settings.model_copy(update={"outbound_allow_private": True})  # the receiver is local
+    await run_worker(db_url, loopback, concurrency=1, queues=["webhooks"], wait=False)
+    for event in receiver.wait_for(2, timeout=20):
+        console.print(
+            f"  {event.event_id} {event.type}: order {event.order_id} {event.status} (signature verified)"
+        )
+        console.print(f"    {json.dumps(event.body)[:400]}", style="dim", highlight=False, markup=False)
 
 
 async def _ship(settings: Settings, db_url: str, result: DemoResult) -> None:

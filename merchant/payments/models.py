@@ -63,6 +63,7 @@ class Payment(Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     charge_id: Mapped[str | None] = mapped_column(String(64))
     capture_before: Mapped[datetime | None]
+    deadline_alerted_at: Mapped[datetime | None]  # staff were told the authorization will lapse
     card: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the PSP's risk outcome
     token_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the pre-charge inspection

@@ -39,7 +39,7 @@ async def test_parallel_duplicates_create_one_session(
             settled = await client.post("/checkout_sessions", headers=headers, json=body)
 
     statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {201, 409}, statuses
+    assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code not in (201, 409)]
     for response in responses:
         if response.status_code == 409:
             assert response.json()["code"] == "idempotency_in_flight"

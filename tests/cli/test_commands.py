@@ -207,6 +207,8 @@ class TestDemo:
         ):
             assert step in result.stdout
         assert "status=completed" in result.stdout
+        assert "order_create: order ord_" in result.stdout  # the platform's receiver got the events
+        assert "order_update: order ord_" in result.stdout
         [(order_status, payment_status, captured, total)] = await self._orders(committed)
         assert (order_status, payment_status, captured) == ("shipped", "captured", total)
 

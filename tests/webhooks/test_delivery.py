@@ -3,6 +3,7 @@ real worker: signed, once per change, in order per order, retried through outage
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from merchant.db import create_sessionmaker
 from merchant.db.transaction import transaction
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
+from merchant.jobs.app import open_jobs
 from merchant.jobs.worker import run_worker
 from merchant.kit.clock import utc_now
 from merchant.orders import operations
@@ -35,6 +37,7 @@ from merchant.webhooks.receiver import WebhookReceiver
 from tests.catalog.acp_schema import ACP, CHECKOUT_SCHEMA_PATH, bundle
 from tests.catalog.helpers import FEEDS, run_feed
 from tests.checkout.purchase import Agent, scalar
+from tests.cli.helpers import background, output_of
 
 pytestmark = pytest.mark.usefixtures("committed")
 SECRET = "whsec_test_receiver"
@@ -301,3 +304,38 @@ async def test_platforms_on_an_older_version_get_the_legacy_shape(
         assert [error.message for error in validator.iter_errors(event.body)] == []
     assert [e.body["data"]["status"] for e in arrived] == ["confirmed", "shipped", "shipped"]
     assert arrived[-1].body["data"]["refunds"] == [{"type": "original_payment", "amount": 250}]
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_delivery_leads_to_redelivery(
+    committing_client: httpx.AsyncClient,
+    committed: AsyncEngine,
+    stripe: StripeEmulator,
+    receiver: WebhookReceiver,
+    worker_settings: Settings,
+    subprocess_env: dict[str, str],
+) -> None:
+    agent = await platform_agent(committing_client, committed, receiver.url)
+    receiver.hang_next(1, 30)  # the receiver takes its time with the first delivery...
+    order = await agent.buy(stripe)
+    env = {**subprocess_env, "MERCHANT_OUTBOUND_ALLOW_PRIVATE": "true"}
+    with background("worker", "--queue", "webhooks", env=env) as process:
+        for _ in range(300):
+            if receiver.attempts:
+                break
+            await asyncio.sleep(0.05)
+        assert receiver.attempts, output_of(process)
+        process.kill()  # ...and the worker dies while it waits (SIGKILL: no cleanup at all)
+        process.wait()
+    [event] = await events_of(committed, order["id"])
+    assert event.status == "pending"
+    await asyncio.sleep(1.5)
+    async with open_jobs(worker_settings.database_url or "", pool_size=1) as jobs:
+        stalled = list(await jobs.job_manager.get_stalled_jobs(seconds_since_heartbeat=1))
+        assert [job.task_name for job in stalled] == ["webhooks.deliver_event"]
+        for job in stalled:  # what the periodic jobs.retry_stalled does once heartbeats stop
+            await jobs.job_manager.retry_job(job)
+    await work(worker_settings, committed)
+    [event] = await events_of(committed, order["id"])
+    assert (event.status, event.attempts) == ("delivered", 1)  # the killed attempt left no record
+    assert [e.event_id for e in receiver.unique_events()] == [event.id]
