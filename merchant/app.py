@@ -28,6 +28,7 @@ from merchant.jobs.app import open_jobs
 from merchant.logging import configure_logging
 from merchant.merchant_config import load_merchant_config
 from merchant.orders import pages as order_pages
+from merchant.orders import routes as order_routes
 from merchant.payments import routes as payment_routes
 from merchant.payments.setup import build_gateway
 
@@ -79,7 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(order_pages.router)
     app.include_router(payment_routes.router)
-    for router in (identity_routes.router, catalog_routes.router, checkout_routes.router):
+    for router in (
+        identity_routes.router,
+        catalog_routes.router,
+        checkout_routes.router,
+        order_routes.router,
+    ):
         app.include_router(router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
     if settings.bench_endpoints:
         app.include_router(bench.router)

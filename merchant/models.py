@@ -7,7 +7,7 @@ from merchant.fraud.models import FraudAssessment, FraudSignal
 from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity.models import ApiKey
 from merchant.inventory.models import InventoryHold
-from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine
+from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine, OrderNote
 from merchant.payments.models import Payment, Refund, StripeEvent
 from merchant.platforms.models import AgentPlatform
 from merchant.webhooks.models import OrderEvent, WebhookAttempt
@@ -29,6 +29,7 @@ __all__ = [
     "OrderEvent",
     "OrderFulfillment",
     "OrderLine",
+    "OrderNote",
     "Payment",
     "Product",
     "Refund",

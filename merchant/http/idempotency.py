@@ -68,6 +68,16 @@ async def claim_key(request: Request, principal: AnyPrincipal, session: SessionD
 Idempotent = Annotated[Claim, Depends(claim_key)]
 
 
+async def claim_key_if_sent(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim | None:
+    """Staff POSTs: the same semantics when an ``Idempotency-Key`` is sent, none without one."""
+    if request.headers.get(HEADER) is None:
+        return None
+    return await claim_key(request, principal, session)
+
+
+OptionalIdempotent = Annotated[Claim | None, Depends(claim_key_if_sent)]
+
+
 def _retention(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.settings.idempotency_retention_hours)
 

@@ -38,6 +38,11 @@ class Order(Base):
         CheckConstraint(sql_in("status", ORDER_STATUSES), name="status"),
         CheckConstraint("total >= 0 AND amount_refunded >= 0 AND amount_refunded <= total", name="amounts"),
         Index("ix_orders_created_at", "created_at"),
+        # Staff lists: each filter with the default sort, and the name prefix search.
+        Index("ix_orders_status_created_at", "status", "created_at"),
+        Index("ix_orders_fraud_created_at", "fraud_decision", "created_at"),
+        Index("ix_orders_total", "total", "id"),
+        Index("ix_orders_buyer_name", "buyer_name", postgresql_ops={"buyer_name": "text_pattern_ops"}),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # ord_<24 hex>
@@ -51,6 +56,7 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     email: Mapped[str | None] = mapped_column(String(320), index=True)  # lower-cased
+    buyer_name: Mapped[str | None] = mapped_column(String(300))  # lower-cased, for prefix search
     buyer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fulfillment_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fulfillment_option: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # id, type, title, amount
@@ -128,3 +134,15 @@ class OrderFulfillment(Base):
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class OrderNote(Base):
+    """A staff note on an order (append-only)."""
+
+    __tablename__ = "order_note"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # note_<24 hex>
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    author_key_id: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -21,8 +21,8 @@ from merchant.errors import InvalidRequest, InvalidState
 from merchant.inventory import service as inventory
 from merchant.kit.clock import rfc3339
 from merchant.orders import service
-from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment
-from merchant.orders.service import CANCELED, MANUAL_REVIEW, OrderView
+from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderNote
+from merchant.orders.service import CANCELED, CONFIRMED, MANUAL_REVIEW, OrderView
 from merchant.payments import operations as payment_ops
 from merchant.payments.models import Payment
 from merchant.webhooks import service as webhooks
@@ -149,18 +149,24 @@ async def refund(
     *,
     reason: str,
     restock: Sequence[tuple[str, int]] = (),
+    request_key: str | None = None,
     now: datetime,
 ) -> OrderView:
-    """Refund part of a captured order, optionally putting returned units back in stock."""
+    """Refund part of a captured order, optionally putting returned units back in stock.
+
+    With ``request_key`` a retried request (even after a crash) refunds and records once.
+    """
     view = await _order(payments, order_id)
     if view.order.status in (CANCELED, MANUAL_REVIEW):
         raise OrderStateError(f"Order {order_id} is {view.order.status}; it cannot be refunded.")
     payment = await _payment_of(payments, view.order)
     if payment is None or payment.status != "captured":
         raise OrderStateError(f"Order {order_id} has no captured payment to refund.")
-    row = await payment_ops.refund(payments, payment.id, amount, now=now)
+    row = await payment_ops.refund(payments, payment.id, amount, request_key=request_key, now=now)
     async with transaction(payments.sessions) as session:
         view = await service.load(session, order_id, lock=True)
+        if any(adjustment.refund_id == row.id for adjustment in view.adjustments):
+            return view  # recorded by the first try of this request
         lines = {line.line_id: line for line in view.lines}
         back: dict[str, int] = {}
         for line_id, quantity in restock:
@@ -207,3 +213,102 @@ def _adjust(
             updated_at=now,
         )
     )
+
+
+async def approve(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+    """A reviewed order is good: ``confirmed``. Digital orders are captured now; physical ones
+    keep their authorization until they ship (capture at fulfilment)."""
+    view = await _order(payments, order_id)
+    if view.order.status != MANUAL_REVIEW:
+        raise OrderStateError(f"Order {order_id} is {view.order.status}, not waiting for review.")
+    payment = await _payment_of(payments, view.order)
+    digital = (view.order.fulfillment_option or {}).get("type") == "digital"
+    if payment is not None and payment.status == "authorized" and digital:
+        await payment_ops.capture(payments, payment.id, now=now)
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id, lock=True)
+        if view.order.status != MANUAL_REVIEW:
+            raise OrderStateError(f"Order {order_id} is {view.order.status}, not waiting for review.")
+        view.order.status, view.order.updated_at = CONFIRMED, now
+        _note(session, order_id, f"Approved after review: {reason}", None, now)
+        return await webhooks.emit_update(session, order_id, now=now)
+
+
+async def reject(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+    """A reviewed order is refused: the authorization is released, the stock returned, ``canceled``."""
+    view = await _order(payments, order_id)
+    if view.order.status != MANUAL_REVIEW:
+        raise OrderStateError(f"Order {order_id} is {view.order.status}, not waiting for review.")
+    return await cancel(payments, order_id, reason=f"rejected after review: {reason}", now=now)
+
+
+async def add_note(
+    payments: payment_ops.Payments, order_id: str, text: str, *, author: str | None, now: datetime
+) -> OrderView:
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id)
+        _note(session, order_id, text, author, now)
+        await session.flush()
+        return view
+
+
+def _note(session: AsyncSession, order_id: str, text: str, author: str | None, now: datetime) -> None:
+    session.add(OrderNote(id=_id("note"), order_id=order_id, author_key_id=author, text=text, created_at=now))
+
+
+FULFILLMENT_EVENTS = (
+    "processing",
+    "shipped",
+    "in_transit",
+    "out_for_delivery",
+    "ready_for_pickup",
+    "delivered",
+    "failed_attempt",
+    "returned_to_sender",
+    "canceled",
+    "undeliverable",
+)
+_STATUS_OF_EVENT = {"failed_attempt": "in_transit", "returned_to_sender": "failed", "undeliverable": "failed"}
+
+
+async def add_fulfillment_event(
+    payments: payment_ops.Payments,
+    order_id: str,
+    fulfillment_id: str,
+    kind: str,
+    *,
+    description: str | None = None,
+    location: str | None = None,
+    occurred_at: datetime | None = None,
+    now: datetime,
+) -> OrderView:
+    """Append a carrier event to a shipment; the order is ``completed`` once everything is delivered."""
+    if kind not in FULFILLMENT_EVENTS:
+        raise InvalidRequest(f"Unknown fulfilment event {kind!r}.", param="$.type")
+    async with transaction(payments.sessions) as session:
+        view = await service.load(session, order_id, lock=True)
+        fulfillment = next((f for f in view.fulfillments if f.id == fulfillment_id), None)
+        if fulfillment is None:
+            raise service.OrderNotFound(f"Order {order_id} has no fulfilment {fulfillment_id!r}.")
+        event: dict[str, Any] = {"id": _id("fev"), "type": kind, "occurred_at": rfc3339(occurred_at or now)}
+        event |= {k: v for k, v in (("description", description), ("location", location)) if v}
+        fulfillment.events = [*fulfillment.events, event]
+        fulfillment.status, fulfillment.updated_at = _STATUS_OF_EVENT.get(kind, kind), now
+        shipped_all = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
+        delivered_all = all(f.status == "delivered" for f in view.fulfillments)
+        if shipped_all and delivered_all and view.order.status != CANCELED:
+            view.order.status = "completed"
+        view.order.updated_at = now
+        return await webhooks.emit_update(session, order_id, now=now)
+
+
+def value_of_lines(view: OrderView, lines: Sequence[tuple[str, int]]) -> int:
+    """What ``lines`` cost the buyer, tax included: each line's total, pro rata of its quantity."""
+    by_id = {line.line_id: line for line in view.lines}
+    amount = 0
+    for index, (line_id, quantity) in enumerate(lines):
+        line = by_id.get(line_id)
+        if line is None:
+            raise InvalidRequest(f"Order has no line {line_id!r}.", param=f"$.lines[{index}].id")
+        amount += round(line.total * quantity / line.quantity_ordered)
+    return amount

@@ -60,6 +60,15 @@ def _totals(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
+def _buyer_name(record: CheckoutSession) -> str | None:
+    buyer = record.buyer or {}
+    name = buyer.get("full_name") or " ".join(
+        part for part in (buyer.get("first_name"), buyer.get("last_name")) if part
+    )
+    name = name or (record.fulfillment_details or {}).get("name") or ""
+    return name.strip().lower()[:300] or None
+
+
 def _option(evaluation: Evaluation) -> dict[str, Any] | None:
     chosen = next((o for o in evaluation.options if o.id == evaluation.selected_option), None)
     if chosen is None:
@@ -97,6 +106,7 @@ async def create_from_checkout(
         status=MANUAL_REVIEW if review else CONFIRMED,
         currency=record.currency,
         email=email.lower() if email else None,
+        buyer_name=_buyer_name(record),
         buyer=record.buyer,
         fulfillment_details=record.fulfillment_details,
         fulfillment_option=_option(evaluation),

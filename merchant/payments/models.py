@@ -78,6 +78,7 @@ class Refund(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(sql_in("status", ("pending", "succeeded", "failed", "canceled")), name="status"),
+        Index("uq_payment_refund_request_key", "payment_id", "request_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # rf_<24 hex>
@@ -86,6 +87,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     psp_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The caller's Idempotency-Key (staff API): a retried request finds its refund, never a second one.
+    request_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

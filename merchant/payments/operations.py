@@ -119,11 +119,30 @@ async def _pending_refunds(session: AsyncSession, payment_id: str) -> int:
 
 
 async def refund(
-    payments: Payments, payment_id: str, amount: int, *, reason: str = "requested_by_customer", now: datetime
+    payments: Payments,
+    payment_id: str,
+    amount: int,
+    *,
+    reason: str = "requested_by_customer",
+    request_key: str | None = None,
+    now: datetime,
 ) -> Refund:
-    """Refund part or all of a captured payment; never more than was captured."""
+    """Refund part or all of a captured payment; never more than was captured.
+
+    ``request_key`` (the caller's Idempotency-Key) makes a retried request find its refund
+    instead of making a second one, also after a crash between the refund and the answer.
+    """
     if reason not in REFUND_REASONS:
         raise InvalidRequest(f"reason must be one of {', '.join(REFUND_REASONS)}.", param="$.reason")
+    if request_key is not None:
+        earlier = await _refund_for_request(payments, payment_id, request_key)
+        if earlier is not None:
+            if earlier.status != "pending":
+                return earlier
+            intent_id = await _intent_id(payments, payment_id)
+            return await _send_refund(
+                payments, earlier.id, intent_id, earlier.amount, earlier.reason, now=now
+            )
     async with transaction(payments.sessions) as session:
         payment = await _locked(session, payment_id)
         if payment.status != "captured" or payment.payment_intent_id is None:
@@ -143,12 +162,27 @@ async def refund(
             amount=amount,
             reason=reason,
             status="pending",
+            request_key=request_key,
             created_at=now,
             updated_at=now,
         )
         session.add(row)
         intent_id, refund_id = payment.payment_intent_id, row.id
     return await _send_refund(payments, refund_id, intent_id, amount, reason, now=now)
+
+
+async def _refund_for_request(payments: Payments, payment_id: str, request_key: str) -> Refund | None:
+    async with transaction(payments.sessions) as session:
+        query = select(Refund).where(Refund.payment_id == payment_id, Refund.request_key == request_key)
+        return await session.scalar(query)
+
+
+async def _intent_id(payments: Payments, payment_id: str) -> str:
+    async with transaction(payments.sessions) as session:
+        payment = await session.get(Payment, payment_id)
+        if payment is None or payment.payment_intent_id is None:
+            raise PaymentStateError(f"Payment {payment_id} has no payment intent.")
+        return payment.payment_intent_id
 
 
 async def _send_refund(

@@ -126,3 +126,27 @@ async def test_refunds_never_exceed_the_capture(
         and e.params["payment_intent"] == payment.payment_intent_id
     ]
     assert [key.startswith("acp-refund-rf_") for key in refunds] == [True, True]
+
+
+async def test_a_retried_refund_request_refunds_once(
+    agent: Agent, stripe: StripeEmulator, payments: Payments, committed: AsyncEngine
+) -> None:
+    order = await agent.buy(stripe)
+    await operations.fulfil(payments, order["id"], operations.Shipment(), now=utc_now())
+    for _ in range(2):  # the answer of the first was lost (crash after the refund): the staff retry
+        view = await operations.refund(
+            payments, order["id"], 400, reason="damaged", request_key="staff-key-1", now=utc_now()
+        )
+    assert (view.order.amount_refunded, len(view.adjustments)) == (400, 1)
+    payment = await payment_of(committed, order["id"])
+    assert payment.amount_refunded == 400
+    assert (
+        len(
+            [
+                r
+                for r in stripe.journal
+                if r.path == "/v1/refunds" and r.params.get("payment_intent") == payment.payment_intent_id
+            ]
+        )
+        == 1
+    )

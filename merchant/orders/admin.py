@@ -1,0 +1,244 @@
+"""What staff read about orders: filtered keyset lists, the review queue, the full detail with a timeline.
+
+Lists are keyset pages: the cursor carries the sort value and the id of the last row, so a page
+costs an index range scan whatever its depth (indexes in the orders migration match the filters).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchant.errors import InvalidRequest
+from merchant.fraud import service as fraud
+from merchant.fraud.models import FraudAssessment, FraudSignal
+from merchant.orders import service
+from merchant.orders.models import Order, OrderNote
+from merchant.orders.service import MANUAL_REVIEW, OrderView
+from merchant.payments.models import Payment, Refund
+from merchant.webhooks.models import OrderEvent, WebhookAttempt
+
+
+class OrderSort(StrEnum):
+    newest = "-created_at"
+    oldest = "created_at"
+    largest = "-total"
+    smallest = "total"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    status: str | None = None
+    fraud_decision: str | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    email: str | None = None
+    total_min: int | None = None
+    total_max: int | None = None
+    platform_id: str | None = None
+    q: str | None = None  # an order number, an email, or the start of the buyer's name
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    items: Sequence[Order]
+    has_more: bool
+    next_cursor: str | None
+
+
+def _conditions(filters: OrderFilters) -> list[ColumnElement[bool]]:
+    f = filters
+    conditions: list[ColumnElement[bool]] = []
+    if f.status is not None:
+        conditions.append(Order.status == f.status)
+    if f.fraud_decision is not None:
+        conditions.append(Order.fraud_decision == f.fraud_decision)
+    if f.score_min is not None:
+        conditions.append(Order.fraud_score >= f.score_min)
+    if f.score_max is not None:
+        conditions.append(Order.fraud_score <= f.score_max)
+    if f.created_from is not None:
+        conditions.append(Order.created_at >= f.created_from)
+    if f.created_to is not None:
+        conditions.append(Order.created_at < f.created_to)
+    if f.email is not None:
+        conditions.append(Order.email == f.email.strip().lower())
+    if f.total_min is not None:
+        conditions.append(Order.total >= f.total_min)
+    if f.total_max is not None:
+        conditions.append(Order.total <= f.total_max)
+    if f.platform_id is not None:
+        conditions.append(Order.platform_id == f.platform_id)
+    if f.q and f.q.strip():
+        conditions.append(_search(f.q.strip()))
+    return conditions
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    """An order number (exact), an email (exact, any case) or a name prefix (any case)."""
+    if q.isdigit() and len(q) < 19:
+        return Order.number == int(q)
+    if "@" in q:
+        return Order.email == q.lower()
+    pattern = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return Order.buyer_name.like(pattern)
+
+
+def _sort_column(sort: OrderSort) -> Any:
+    return Order.total if sort in (OrderSort.largest, OrderSort.smallest) else Order.created_at
+
+
+def encode_cursor(sort: OrderSort, order: Order) -> str:
+    value = order.total if sort in (OrderSort.largest, OrderSort.smallest) else order.created_at.isoformat()
+    raw = json.dumps([sort.value, value, order.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: OrderSort) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, value, order_id = json.loads(raw)
+        if kind != sort.value or not isinstance(order_id, str):
+            raise ValueError("cursor of another sort")
+        if sort in (OrderSort.largest, OrderSort.smallest):
+            return int(value), order_id
+        return datetime.fromisoformat(value), order_id
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidRequest("The cursor is not one this list gave out.", param="$.starting_after") from exc
+
+
+def _keyset(query: Select[Order], sort: OrderSort, cursor: str | None) -> Select[Order]:
+    column = _sort_column(sort)
+    descending = sort.value.startswith("-")
+    if cursor is not None:
+        value, order_id = _decode_cursor(cursor, sort)
+        after = (
+            or_(column < value, and_(column == value, Order.id < order_id))
+            if descending
+            else or_(column > value, and_(column == value, Order.id > order_id))
+        )
+        query = query.where(after)
+    ordering = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
+    return query.order_by(*ordering)
+
+
+async def list_orders(
+    session: AsyncSession,
+    filters: OrderFilters,
+    *,
+    sort: OrderSort = OrderSort.newest,
+    starting_after: str | None = None,
+    limit: int = 50,
+) -> OrderPage:
+    query = _keyset(select(Order).where(*_conditions(filters)), sort, starting_after).limit(limit + 1)
+    rows = list(await session.scalars(query))
+    items = rows[:limit]
+    has_more = len(rows) > limit
+    return OrderPage(items, has_more, encode_cursor(sort, items[-1]) if has_more and items else None)
+
+
+async def review_queue(session: AsyncSession, *, starting_after: str | None, limit: int) -> OrderPage:
+    """Orders waiting for staff (``manual_review``), oldest first."""
+    return await list_orders(
+        session,
+        OrderFilters(status=MANUAL_REVIEW),
+        sort=OrderSort.oldest,
+        starting_after=starting_after,
+        limit=limit,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    view: OrderView
+    payments: list[Payment]
+    refunds: list[Refund]
+    assessment: FraudAssessment | None
+    signals: list[FraudSignal]
+    events: list[OrderEvent]
+    attempts: list[WebhookAttempt]
+    notes: list[OrderNote]
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Everything that happened to the order, oldest first."""
+        order = self.view.order
+        entries: list[dict[str, Any]] = [
+            {"at": order.created_at, "kind": "order.created", "detail": order.status}
+        ]
+        entries += [
+            {"at": p.updated_at, "kind": f"payment.{p.status}", "detail": f"{p.amount} {p.currency}"}
+            for p in self.payments
+        ]
+        entries += [
+            {"at": r.created_at, "kind": f"refund.{r.status}", "detail": str(r.amount)} for r in self.refunds
+        ]
+        entries += [
+            {"at": a.created_at, "kind": f"adjustment.{a.type}", "detail": a.reason or ""}
+            for a in self.view.adjustments
+        ]
+        entries += [
+            {"at": f.created_at, "kind": f"fulfillment.{f.status}", "detail": f.tracking_number or f.type}
+            for f in self.view.fulfillments
+        ]
+        entries += [{"at": e.created_at, "kind": f"event.{e.type}", "detail": e.status} for e in self.events]
+        entries += [{"at": n.created_at, "kind": "note", "detail": n.text} for n in self.notes]
+        return sorted(entries, key=lambda entry: entry["at"])
+
+
+async def detail(session: AsyncSession, order_id: str) -> OrderDetail:
+    view = await service.load(session, order_id)
+    payments = list(
+        await session.scalars(
+            select(Payment).where(Payment.order_id == order_id).order_by(Payment.created_at)
+        )
+    )
+    refunds = list(
+        await session.scalars(
+            select(Refund).where(Refund.payment_id.in_([p.id for p in payments])).order_by(Refund.created_at)
+        )
+    ) if payments else []  # fmt: skip
+    found = await fraud.assessment_for_order(session, order_id)
+    events = list(
+        await session.scalars(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.sequence)
+        )
+    )
+    attempts = list(
+        await session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.event_id.in_([e.id for e in events]))
+            .order_by(WebhookAttempt.started_at)
+        )
+    ) if events else []  # fmt: skip
+    notes = list(
+        await session.scalars(
+            select(OrderNote).where(OrderNote.order_id == order_id).order_by(OrderNote.created_at)
+        )
+    )
+    return OrderDetail(
+        view,
+        payments,
+        refunds,
+        found[0] if found else None,
+        list(found[1]) if found else [],
+        events,
+        attempts,
+        notes,
+    )
+
+
+async def count(session: AsyncSession, filters: OrderFilters) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(Order).where(*_conditions(filters))) or 0
+    )
