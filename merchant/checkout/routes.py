@@ -37,7 +37,7 @@ router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tag
 Json = dict[str, Any]
 
 
-def merchant_config(request: Request) -> MerchantConfig:
+async def merchant_config(request: Request) -> MerchantConfig:  # async: no thread-pool hop
     config: MerchantConfig = request.app.state.merchant_config
     return config
 
@@ -106,7 +106,7 @@ async def update_session(
     return acp.render(view)
 
 
-def completer(request: Request) -> completion.Completer:
+async def completer(request: Request) -> completion.Completer:
     state = request.app.state
     config = state.merchant_config
     return completion.Completer(state.sessions, state.payment_gateway, config, public_base(config, request))

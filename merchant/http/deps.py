@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:  # async: no thread-pool hop
     session = getattr(request.state, "db_session", None)
     if session is None:
         raise RuntimeError("the route must use TransactionalRoute to get a database session")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,30 @@ from merchant.idempotency.errors import InvalidKey, KeyConflict, KeyInFlight, Ke
 from merchant.idempotency.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+
+# Built once: Core statements on the table (the ORM path cost ~0.3 ms per request in profiles).
+_TABLE = cast(Table, IdempotencyRecord.__table__)
+_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id")))
+_FIND = select(
+    _TABLE.c.fingerprint, _TABLE.c.status_code, _TABLE.c.content_type, _TABLE.c.body, _TABLE.c.expires_at
+).where(
+    _TABLE.c.principal == bindparam("principal"),
+    _TABLE.c.endpoint == bindparam("endpoint"),
+    _TABLE.c.key == bindparam("key"),
+)
+_FORGET = delete(_TABLE).where(
+    _TABLE.c.principal == bindparam("principal"),
+    _TABLE.c.endpoint == bindparam("endpoint"),
+    _TABLE.c.key == bindparam("key"),
+)
+_UPSERT = insert(_TABLE)
+_SAVE = _UPSERT.on_conflict_do_update(
+    index_elements=[_TABLE.c.principal, _TABLE.c.endpoint, _TABLE.c.key],
+    set_={
+        column: _UPSERT.excluded[column]
+        for column in ("fingerprint", "status_code", "content_type", "body", "created_at", "expires_at")
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +78,16 @@ def check_key(value: str | None) -> str:
 
 async def claim(session: AsyncSession, scope: Scope, fingerprint: str, *, now: datetime) -> Answer | None:
     """Own ``scope`` for this transaction; returns the stored answer when it is a replay."""
-    if not await session.scalar(select(func.pg_try_advisory_xact_lock(scope.lock_id()))):
+    if not await session.scalar(_LOCK, {"lock_id": scope.lock_id()}):
         raise KeyInFlight("A request with this Idempotency-Key is still being processed; retry shortly.")
-    record = await session.get(
-        IdempotencyRecord, (scope.principal, scope.endpoint, scope.key), populate_existing=True
-    )
+    # A statement of its own, after the lock is held: under read committed a statement that took
+    # the lock could not see the record its just-committed twin saved.
+    where = {"principal": scope.principal, "endpoint": scope.endpoint, "key": scope.key}
+    record = (await session.execute(_FIND, where)).one_or_none()
     if record is None:
         return None
     if record.expires_at <= now:  # past retention: the key is new again
-        await session.delete(record)
-        await session.flush()
+        await session.execute(_FORGET, where)
         return None
     if record.fingerprint != fingerprint:
         raise KeyConflict("This Idempotency-Key was already used with a different request body.")
@@ -80,6 +105,9 @@ async def save(
 ) -> None:
     """Record the answer of a claimed scope (the caller holds its lock)."""
     values = {
+        "principal": scope.principal,
+        "endpoint": scope.endpoint,
+        "key": scope.key,
         "fingerprint": fingerprint,
         "status_code": answer.status_code,
         "content_type": answer.content_type,
@@ -87,15 +115,7 @@ async def save(
         "created_at": now,
         "expires_at": now + retention,
     }
-    statement = insert(IdempotencyRecord).values(
-        principal=scope.principal, endpoint=scope.endpoint, key=scope.key, **values
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[IdempotencyRecord.principal, IdempotencyRecord.endpoint, IdempotencyRecord.key],
-            set_=values,
-        )
-    )
+    await session.execute(_SAVE, values)
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime) -> int:

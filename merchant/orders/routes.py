@@ -40,7 +40,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 CSV_PAGE = 1000
 
 
-def payments(request: Request) -> Payments:
+async def payments(request: Request) -> Payments:
     return Payments(request.app.state.sessions, request.app.state.payment_gateway)
 
 
