@@ -10,6 +10,7 @@ import httpx
 from fastapi import Depends, FastAPI
 
 from merchant import __version__
+from merchant.audit import routes as audit_routes
 from merchant.catalog import routes as catalog_routes
 from merchant.checkout import discovery
 from merchant.checkout import routes as checkout_routes
@@ -23,6 +24,7 @@ from merchant.http.errors import install_error_handlers
 from merchant.http.middleware import RequestContextMiddleware
 from merchant.http.openapi import install_openapi
 from merchant.http.schemas import ERROR_RESPONSES
+from merchant.identity import admin_routes as key_routes
 from merchant.identity import routes as identity_routes
 from merchant.jobs.app import open_jobs
 from merchant.logging import configure_logging
@@ -31,6 +33,8 @@ from merchant.orders import pages as order_pages
 from merchant.orders import routes as order_routes
 from merchant.payments import routes as payment_routes
 from merchant.payments.setup import build_gateway
+from merchant.platforms import routes as platform_routes
+from merchant.webhooks import routes as webhook_routes
 
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
@@ -85,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_routes.router,
         checkout_routes.router,
         order_routes.router,
+        audit_routes.router,
+        key_routes.router,
+        platform_routes.router,
+        webhook_routes.router,
     ):
         app.include_router(router, dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES)
     if settings.bench_endpoints:

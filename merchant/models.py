@@ -1,5 +1,6 @@
 """Aggregator only: every domain's models, so Alembic and tests see the whole metadata."""
 
+from merchant.audit.models import AuditEvent
 from merchant.catalog.models import FeedRowError, FeedRun, FeedUpload, Product, Variant
 from merchant.checkout.models import CheckoutSession
 from merchant.db.base import Base
@@ -15,6 +16,7 @@ from merchant.webhooks.models import OrderEvent, WebhookAttempt
 __all__ = [
     "AgentPlatform",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "CheckoutSession",
     "FeedRowError",

@@ -12,11 +12,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 
+from merchant.audit import service as audit
+from merchant.audit.service import AuditContext
 from merchant.catalog import service
 from merchant.catalog.errors import FileTooLarge
-from merchant.catalog.models import FeedRun
+from merchant.catalog.models import FeedRun, Variant
 from merchant.catalog.records import Availability, FeedFormat, FeedMode
 from merchant.catalog.schemas import (
     FeedRunDetail,
@@ -29,11 +32,13 @@ from merchant.catalog.schemas import (
 )
 from merchant.config import Settings
 from merchant.errors import InvalidRequest, UnsupportedMediaType
+from merchant.http.audit import AuditCtx
 from merchant.http.auth import OperatorPrincipal, StaffPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.routing import TransactionalRoute
 from merchant.http.schemas import Error
 from merchant.identity.service import Principal
+from merchant.kit.clock import utc_now
 from merchant.kit.jsonpath import jsonpath
 
 PREFIX = "/admin/v1"
@@ -178,6 +183,27 @@ async def _start_upload(request: Request, session: SessionDep, principal: Princi
 # Feed runs
 
 
+async def _audit_run(session: SessionDep, principal: Principal, context: AuditContext, run: FeedRun) -> None:
+    """``feed.upload`` / ``feed.url``; the source stays on the run (a URL may carry a token)."""
+    after = {
+        "source_kind": run.source_kind,
+        "mode": run.mode,
+        "format": run.format_requested,
+        "size_bytes": run.size_bytes,
+    }
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"feed.{run.source_kind}",
+        target_type="feed_run",
+        target_id=run.id,
+        context=context,
+        after=after,
+        status_code=202,
+        now=utc_now(),
+    )
+
+
 @router.post(
     "/feeds",
     status_code=202,
@@ -190,7 +216,11 @@ async def _start_upload(request: Request, session: SessionDep, principal: Princi
     openapi_extra={"requestBody": _feed_request_body()},
 )
 async def create_feed_run(
-    request: Request, response: Response, session: SessionDep, principal: OperatorPrincipal
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: OperatorPrincipal,
+    audit_context: AuditCtx,
 ) -> FeedRunView:
     """Start a feed run: upload the file (multipart `file`, optional `mode` and `format`)
     or send `{"url": ...}` as JSON. The run is queued; a worker ingests it."""
@@ -207,6 +237,7 @@ async def create_feed_run(
             f"Send {MULTIPART} (a file upload) or {JSON} (a URL), not {media_type or 'no Content-Type'}.",
             param="$",
         )
+    await _audit_run(session, principal, audit_context, run)
     response.headers["Location"] = f"{PREFIX}/feeds/{run.id}"
     return FeedRunView.of(run)
 
@@ -275,16 +306,41 @@ async def get_product(session: SessionDep, _: StaffPrincipal, variant_id: str) -
     return VariantDetail.of_variant(variant, product)
 
 
+async def _inventory_of(session: SessionDep, variant_id: str) -> dict[str, Any] | None:
+    """The variant's inventory for the audit trail, its row locked so the change follows this read."""
+    query = select(Variant.inventory_quantity, Variant.availability).where(Variant.id == variant_id)
+    row = (await session.execute(query.with_for_update())).one_or_none()
+    return None if row is None else {"inventory_quantity": row[0], "availability": row[1]}
+
+
 @router.patch("/products/{variant_id}/inventory", response_model=VariantDetail, responses=_PRODUCT_NOT_FOUND)
 async def update_inventory(
-    session: SessionDep, _: OperatorPrincipal, variant_id: str, body: InventoryUpdate
+    session: SessionDep,
+    principal: OperatorPrincipal,
+    audit_context: AuditCtx,
+    variant_id: str,
+    body: InventoryUpdate,
 ) -> VariantDetail:
     """Set a variant's inventory quantity (null: not tracked) and/or availability."""
+    before = await _inventory_of(session, variant_id)  # None: the update below answers 404
     sent = body.model_fields_set
     variant, product = await service.update_inventory(
         session,
         variant_id,
         inventory_quantity=body.inventory_quantity if "inventory_quantity" in sent else service.UNSET,
         availability=body.availability,
+    )
+    after = {"inventory_quantity": variant.inventory_quantity, "availability": variant.availability}
+    await audit.record(
+        session,
+        actor=principal,
+        action="variant.inventory_update",
+        target_type="variant",
+        target_id=variant_id,
+        context=audit_context,
+        before=before,
+        after=after,
+        status_code=200,
+        now=utc_now(),
     )
     return VariantDetail.of_variant(variant, product)

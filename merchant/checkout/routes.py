@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchant.audit import service as audit
+from merchant.audit.service import PREVIOUS_AFTER, AuditContext, Previous
 from merchant.checkout import complete as completion
 from merchant.checkout import service
 from merchant.checkout.wire_2026_04_17 import (
@@ -22,15 +25,18 @@ from merchant.checkout.wire_2026_04_17 import (
     render_links,
     render_session,
 )
+from merchant.http.audit import AuditCtx
 from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import Idempotent, IdempotentRoute
 from merchant.http.locale import DisplayLocale
 from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
+from merchant.identity.service import Principal
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import MerchantConfig
 from merchant.orders.pages import public_base
+from merchant.orders.service import OrderView
 from merchant.orders.wire_2026_04_17 import render_order
 
 router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tags=["checkout"])
@@ -54,6 +60,8 @@ class AcpCall:
     config: MerchantConfig
     locale: str
     platform_id: str | None
+    actor: Principal
+    audit_context: AuditContext
 
     def render(self, view: service.View) -> Json:
         links = render_links(self.config.links)
@@ -66,6 +74,33 @@ class AcpCall:
             body["order"] = render_order(done.order)
         return body
 
+    async def audit(
+        self,
+        session: AsyncSession,
+        action: str,
+        view: service.View,
+        *,
+        order: OrderView | None = None,
+        before: Previous | None = None,
+        status_code: int = 200,
+    ) -> None:
+        """One ``checkout.<action>`` audit row, in the request's transaction: a call that fails
+        rolls it back with its change. A replay is served from the idempotency record without
+        running the handler, so it is not recorded again. ``before=PREVIOUS_AFTER``: the state
+        the session's previous row left (changes lock the session, so rows follow one another)."""
+        after = {
+            "status": view.status.value,
+            "total": view.evaluation.totals.total,
+            "currency": view.record.currency,
+        }
+        if order is not None:
+            after["order_id"] = order.order.id
+        await audit.record(
+            session, actor=self.actor, action=f"checkout.{action}", target_type="checkout_session",
+            target_id=view.record.id, context=self.audit_context, before=before, after=after,
+            status_code=status_code, now=utc_now(),
+        )  # fmt: skip
+
 
 async def acp_call(
     _version: ApiVersion,
@@ -73,8 +108,9 @@ async def acp_call(
     _signed: SignatureVerdict,
     config: ConfigDep,
     locale: DisplayLocale,
+    audit_context: AuditCtx,  # after the signature check: it carries the verdict
 ) -> AcpCall:
-    return AcpCall(principal.key_id, config, locale, principal.platform_id)
+    return AcpCall(principal.key_id, config, locale, principal.platform_id, principal, audit_context)
 
 
 Acp = Annotated[AcpCall, Depends(acp_call)]
@@ -86,12 +122,14 @@ async def create_session(body: CreateIn, acp: Acp, _claim: Idempotent, session: 
     view = await service.create(
         session, acp.owner, new, config=acp.config, now=utc_now(), platform_id=acp.platform_id
     )
+    await acp.audit(session, "create", view, status_code=201)
     return acp.render(view)
 
 
 @router.get("/{checkout_session_id}", summary="Get a checkout session")
 async def get_session(checkout_session_id: str, acp: Acp, session: SessionDep) -> Json:
     view = await service.get(session, acp.owner, checkout_session_id, config=acp.config, now=utc_now())
+    await acp.audit(session, "get", view)
     return acp.render(view)
 
 
@@ -103,6 +141,7 @@ async def update_session(
     view = await service.update(
         session, acp.owner, checkout_session_id, changes, config=acp.config, now=utc_now()
     )
+    await acp.audit(session, "update", view, before=PREVIOUS_AFTER)
     return acp.render(view)
 
 
@@ -133,6 +172,7 @@ async def complete_session(
     done = await completion.complete(
         completer, session, acp.owner, checkout_session_id, body.to_request(forwarded), now=utc_now()
     )
+    await acp.audit(session, "complete", done.view, order=done.order, before=PREVIOUS_AFTER)
     return acp.render_completion(done)
 
 
@@ -145,4 +185,5 @@ async def cancel_session(
     _body: Annotated[CancelIn | None, Body()] = None,
 ) -> Json:
     view = await service.cancel(session, acp.owner, checkout_session_id, config=acp.config, now=utc_now())
+    await acp.audit(session, "cancel", view, before=PREVIOUS_AFTER)
     return acp.render(view)

@@ -1,0 +1,225 @@
+"""API keys and agent platforms through the staff API (``/admin/v1``) on the real app and PostgreSQL:
+secrets shown once and never listed, revocation, removal, admin-only access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchant.identity import service as identity_service
+from merchant.identity.roles import Role
+from merchant.platforms.models import AgentPlatform
+
+Headers = dict[str, str]
+
+
+@pytest.fixture
+async def keys(session: AsyncSession) -> dict[Role, Headers]:
+    """Authorization headers for one key of each role."""
+    headers: dict[Role, Headers] = {}
+    for role in Role:
+        created = await identity_service.create_key(session, role=role, name=f"{role.value} key")
+        headers[role] = {"Authorization": f"Bearer {created.token}"}
+    await session.commit()
+    return headers
+
+
+@pytest.fixture
+def admin(keys: dict[Role, Headers]) -> Headers:
+    return keys[Role.admin]
+
+
+def bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str, param: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert (body["type"], body["code"], body.get("param")) == ("invalid_request", code, param)
+
+
+async def create_platform(client: httpx.AsyncClient, admin: Headers, **body: Any) -> dict[str, Any]:
+    response = await client.post("/admin/v1/platforms", headers=admin, json={"name": "Agent Co", **body})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+# Keys
+
+
+async def test_a_key_is_created_listed_without_secret_and_revoked(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    response = await client.post("/admin/v1/keys", headers=admin, json={"role": "viewer", "name": "Dana"})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    token: str = created["token"]
+    key_id, secret = token.split(".")
+    assert created["id"] == key_id
+    assert (created["role"], created["name"], created["active"], created["platform_id"]) == (
+        "viewer", "Dana", True, None,
+    )  # fmt: skip
+    whoami = await client.get("/whoami", headers=bearer(token))
+    assert whoami.json() == {"key_id": key_id, "name": "Dana", "role": "viewer"}
+
+    listed = await client.get("/admin/v1/keys", headers=admin)
+    assert listed.status_code == 200
+    assert key_id in [k["id"] for k in listed.json()["data"]]
+    assert listed.json()["has_more"] is False
+    assert secret not in listed.text
+    assert all("token" not in k for k in listed.json()["data"])
+
+    revoked = await client.post(f"/admin/v1/keys/{key_id}/revoke", headers=admin)
+    assert revoked.status_code == 200, revoked.text
+    assert (revoked.json()["id"], revoked.json()["active"]) == (key_id, False)
+    assert revoked.json()["revoked_at"] is not None
+    assert "token" not in revoked.json()
+    assert_error(await client.get("/whoami", headers=bearer(token)), 401, "revoked_api_key")
+
+    again = await client.post(f"/admin/v1/keys/{key_id}/revoke", headers=admin)
+    assert again.status_code == 200
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # idempotent: the first revocation
+
+    active = await client.get("/admin/v1/keys", headers=admin)
+    assert key_id not in [k["id"] for k in active.json()["data"]]
+    every = await client.get("/admin/v1/keys", headers=admin, params={"include_revoked": "true"})
+    assert [k["active"] for k in every.json()["data"] if k["id"] == key_id] == [False]
+    assert_error(
+        await client.post("/admin/v1/keys/key_0000000000000000/revoke", headers=admin),
+        404, "api_key_not_found", "$.id",
+    )  # fmt: skip
+
+
+async def test_an_agent_key_belongs_to_a_platform(client: httpx.AsyncClient, admin: Headers) -> None:
+    platform = await create_platform(client, admin, webhook_url="https://agent.example/hooks")
+    by_id = await client.post(
+        "/admin/v1/keys", headers=admin, json={"role": "agent", "name": "a", "platform": platform["id"]}
+    )
+    assert by_id.status_code == 201, by_id.text
+    assert by_id.json()["platform_id"] == platform["id"]
+    by_name = await client.post(
+        "/admin/v1/keys", headers=admin, json={"role": "agent", "name": "b", "platform": "Agent Co"}
+    )
+    assert by_name.json()["platform_id"] == platform["id"]
+
+    staff = {"role": "operator", "name": "c", "platform": platform["id"]}
+    assert_error(
+        await client.post("/admin/v1/keys", headers=admin, json=staff), 400, "invalid_request", "$.platform"
+    )
+    unknown = {"role": "agent", "name": "d", "platform": "plat_0000000000000000"}
+    assert_error(await client.post("/admin/v1/keys", headers=admin, json=unknown), 404, "platform_not_found")
+    bad_role = {"role": "root", "name": "e"}
+    assert_error(
+        await client.post("/admin/v1/keys", headers=admin, json=bad_role), 400, "invalid_value", "$.role"
+    )
+
+
+# Platforms
+
+
+async def test_a_platform_secret_is_shown_once_and_never_listed(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
+) -> None:
+    response = await client.post(
+        "/admin/v1/platforms",
+        headers=admin,
+        json={"name": "Agent Co", "webhook_url": "https://agent.example/hooks", "acp_version": "2025-09-29"},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    secret: str = created["signing_secret"]
+    assert secret.startswith("whsec_")
+    assert response.headers["location"] == f"/admin/v1/platforms/{created['id']}"
+    assert (created["acp_version"], created["active"], created["removed_at"]) == ("2025-09-29", True, None)
+    stored = await session.get(AgentPlatform, created["id"])
+    assert stored is not None
+    assert stored.signing_secret == secret
+
+    listed = await client.get("/admin/v1/platforms", headers=admin)
+    one = await client.get(f"/admin/v1/platforms/{created['id']}", headers=admin)
+    for answer in (listed, one):
+        assert answer.status_code == 200, answer.text
+        assert secret not in answer.text
+        assert "signing_secret" not in answer.text
+    assert [p["id"] for p in listed.json()["data"]] == [created["id"]]
+    assert one.json()["webhook_url"] == "https://agent.example/hooks"
+
+    given = await client.post(
+        "/admin/v1/platforms", headers=admin, json={"name": "Other", "signing_secret": "whsec_agreed_0123456"}
+    )
+    assert given.status_code == 201, given.text
+    assert given.json()["signing_secret"] is None  # the caller knows it; it is not echoed
+    assert given.json()["webhook_url"] is None
+
+
+async def test_platform_input_is_checked(client: httpx.AsyncClient, admin: Headers) -> None:
+    await create_platform(client, admin)
+    cases: list[tuple[dict[str, Any], int, str, str | None]] = [
+        ({"name": "Agent Co"}, 409, "platform_exists", "$.name"),
+        ({"name": "X", "acp_version": "2024-01-01"}, 400, "invalid_request", "$.acp_version"),
+        ({"name": "X", "webhook_url": "ftp://agent.example"}, 400, "invalid_request", "$.webhook_url"),
+        ({"name": "X", "signing_secret": "short"}, 400, "invalid_value", "$.signing_secret"),
+        ({"name": "plat_0123456789abcdef"}, 400, "invalid_value", "$.name"),
+        ({"name": "X", "secret": "whsec_0123456789abcdef"}, 400, "unknown_field", "$.secret"),
+        ({"name": "x" * 161}, 400, "invalid_value", "$.name"),
+    ]
+    for body, status, code, param in cases:
+        assert_error(await client.post("/admin/v1/platforms", headers=admin, json=body), status, code, param)
+
+
+async def test_a_removed_platform_is_kept_and_its_name_freed(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    created = await create_platform(client, admin, webhook_url="https://agent.example/hooks")
+    removed = await client.post(f"/admin/v1/platforms/{created['id']}/remove", headers=admin)
+    assert removed.status_code == 200, removed.text
+    assert (removed.json()["id"], removed.json()["active"]) == (created["id"], False)
+    assert removed.json()["removed_at"] is not None
+    again = await client.post(f"/admin/v1/platforms/{created['id']}/remove", headers=admin)
+    assert again.status_code == 200, again.text
+    assert again.json() == removed.json()  # idempotent
+
+    assert (await client.get("/admin/v1/platforms", headers=admin)).json()["data"] == []
+    every = await client.get("/admin/v1/platforms", headers=admin, params={"include_removed": "true"})
+    assert [p["id"] for p in every.json()["data"]] == [created["id"]]
+    still = await client.get(f"/admin/v1/platforms/{created['id']}", headers=admin)
+    assert still.json()["active"] is False
+    reused = await create_platform(client, admin)  # the same name again
+    assert reused["id"] != created["id"]
+    key = {"role": "agent", "name": "late", "platform": created["id"]}
+    assert_error(await client.post("/admin/v1/keys", headers=admin, json=key), 404, "platform_not_found")
+    missing = "/admin/v1/platforms/plat_0000000000000000"
+    assert_error(await client.get(missing, headers=admin), 404, "platform_not_found")
+    assert_error(await client.post(f"{missing}/remove", headers=admin), 404, "platform_not_found")
+
+
+# Roles
+
+ADMIN_ONLY: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/admin/v1/keys", None),
+    ("POST", "/admin/v1/keys", {"role": "viewer", "name": "x"}),
+    ("POST", "/admin/v1/keys/key_0000000000000000/revoke", None),
+    ("GET", "/admin/v1/platforms", None),
+    ("POST", "/admin/v1/platforms", {"name": "Role Check"}),
+    ("GET", "/admin/v1/platforms/plat_0000000000000000", None),
+    ("POST", "/admin/v1/platforms/plat_0000000000000000/remove", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ONLY)
+async def test_only_admin_keys_manage_keys_and_platforms(
+    client: httpx.AsyncClient, keys: dict[Role, Headers], method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    for role in (Role.viewer, Role.operator, Role.agent):
+        response = await client.request(method, path, headers=keys[role], json=body)
+        assert_error(response, 403, "forbidden")
+    anonymous = await client.request(method, path, json=body)
+    assert_error(anonymous, 401, "missing_api_key")
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    allowed = await client.request(method, path, headers=keys[Role.admin], json=body)
+    assert allowed.status_code in {200, 201, 404}, allowed.text  # past the role check
