@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.errors import InvalidRequest
@@ -123,12 +123,9 @@ def _keyset(query: Select[Order], sort: OrderSort, cursor: str | None) -> Select
     descending = sort.value.startswith("-")
     if cursor is not None:
         value, order_id = _decode_cursor(cursor, sort)
-        after = (
-            or_(column < value, and_(column == value, Order.id < order_id))
-            if descending
-            else or_(column > value, and_(column == value, Order.id > order_id))
-        )
-        query = query.where(after)
+        # A row comparison, so the (column, id) index seeks to the cursor (an OR re-scans from the top).
+        key, cursor_key = tuple_(column, Order.id), tuple_(value, order_id)
+        query = query.where(key < cursor_key if descending else key > cursor_key)
     ordering = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
     return query.order_by(*ordering)
 
