@@ -25,8 +25,7 @@ from merchant.checkout.models import CheckoutSession
 from merchant.checkout.tax import Destination
 from merchant.merchant_config import MerchantConfig
 from merchant.payments.models import Payment
-
-CHARGING = "charging"
+from merchant.payments.service import CHARGING
 
 OPEN, COMPLETED, CANCELED, EXPIRED = "open", "completed", "canceled", "expired"
 _TERMINAL_STATUS = {COMPLETED: Status.completed, CANCELED: Status.canceled, EXPIRED: Status.expired}

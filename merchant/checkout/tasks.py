@@ -13,17 +13,9 @@ from merchant.jobs.context import job_session, job_sessions
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import current_merchant_config
 from merchant.orders.pages import configured_base
-from merchant.payments.gateway import PaymentGateway
-from merchant.payments.setup import worker_gateway
+from merchant.payments.setup import shared_worker_gateway
 
 log = structlog.get_logger(__name__)
-_gateway: list[PaymentGateway] = []  # one per worker process, made on first use
-
-
-def _worker_gateway() -> PaymentGateway | None:
-    if not _gateway and (gateway := worker_gateway(get_settings())) is not None:
-        _gateway.append(gateway)
-    return _gateway[0] if _gateway else None
 
 
 @app.periodic(cron="* * * * *", periodic_id="expire_checkout_sessions")
@@ -40,7 +32,7 @@ async def expire_sessions(context: JobContext, timestamp: int) -> int:
 @app.task(name="payments.reconcile_stalled", queue="payments", pass_context=True)
 async def reconcile_stalled(context: JobContext, timestamp: int) -> int:
     """Payments still ``charging`` after ``complete.STALLED_AFTER``: finish or release them."""
-    gateway = _worker_gateway()
+    gateway = shared_worker_gateway()
     if gateway is None:
         log.warning("payments.reconcile_skipped", reason="no Stripe key and no announced emulator")
         return 0

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.errors import InvalidRequest
@@ -232,10 +232,4 @@ async def detail(session: AsyncSession, order_id: str) -> OrderDetail:
         events,
         attempts,
         notes,
-    )
-
-
-async def count(session: AsyncSession, filters: OrderFilters) -> int:
-    return int(
-        await session.scalar(select(func.count()).select_from(Order).where(*_conditions(filters))) or 0
     )

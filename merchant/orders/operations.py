@@ -22,7 +22,15 @@ from merchant.inventory import service as inventory
 from merchant.kit.clock import rfc3339
 from merchant.orders import service
 from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderNote
-from merchant.orders.service import CANCELED, CONFIRMED, MANUAL_REVIEW, OrderView
+from merchant.orders.service import (
+    CANCELED,
+    COMPLETED,
+    CONFIRMED,
+    MANUAL_REVIEW,
+    PROCESSING,
+    SHIPPED,
+    OrderView,
+)
 from merchant.payments import operations as payment_ops
 from merchant.payments.models import Payment
 from merchant.webhooks import service as webhooks
@@ -108,7 +116,7 @@ async def fulfil(
         )
         await inventory.commit(session, order_id, now=now)
         done = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
-        view.order.status, view.order.updated_at = ("shipped" if done else "processing"), now
+        view.order.status, view.order.updated_at = (SHIPPED if done else PROCESSING), now
         return await webhooks.emit_update(session, order_id, now=now)
 
 
@@ -297,7 +305,7 @@ async def add_fulfillment_event(
         shipped_all = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
         delivered_all = all(f.status == "delivered" for f in view.fulfillments)
         if shipped_all and delivered_all and view.order.status != CANCELED:
-            view.order.status = "completed"
+            view.order.status = COMPLETED
         view.order.updated_at = now
         return await webhooks.emit_update(session, order_id, now=now)
 

@@ -20,7 +20,7 @@ from merchant.checkout.models import CheckoutSession
 from merchant.errors import NotFound
 from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine
 
-CREATED, MANUAL_REVIEW, CONFIRMED, CANCELED = "created", "manual_review", "confirmed", "canceled"
+MANUAL_REVIEW, CONFIRMED, CANCELED = "manual_review", "confirmed", "canceled"
 PERMALINK_PATH = "/order-status/{token}"  # served by merchant.orders.pages
 PROCESSING, SHIPPED, COMPLETED = "processing", "shipped", "completed"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import structlog
 from procrastinate.job_context import JobContext
 
-from merchant.config import get_settings
 from merchant.jobs.app import app
 from merchant.jobs.context import job_session, job_sessions
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import current_merchant_config
 from merchant.orders import deadlines, payment_events
 from merchant.payments.operations import Payments
-from merchant.payments.setup import worker_gateway
+from merchant.payments.setup import shared_worker_gateway
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +26,7 @@ async def handle_stripe_event(context: JobContext, event_id: str) -> str:
 @app.task(name="payments.authorization_deadlines", queue="payments", pass_context=True)
 async def authorization_deadlines(context: JobContext, timestamp: int) -> int:
     """Hourly: authorizations that lapse within ``[payments] authorization_deadline_hours``."""
-    gateway = worker_gateway(get_settings())
+    gateway = shared_worker_gateway()
     if gateway is None:
         log.warning("payments.deadlines_skipped", reason="no Stripe key and no announced emulator")
         return 0

@@ -42,6 +42,19 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, StripeEmulator | N
     return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts)), emulator
 
 
+_shared: list[StripeGateway] = []
+
+
+def shared_worker_gateway() -> StripeGateway | None:
+    """``worker_gateway`` of this process's settings, made once it exists (jobs call Stripe through
+    it; None is not kept, so an emulator announced later is found)."""
+    from merchant.config import get_settings
+
+    if not _shared and (gateway := worker_gateway(get_settings())) is not None:
+        _shared.append(gateway)
+    return _shared[0] if _shared else None
+
+
 def worker_gateway(settings: Settings) -> StripeGateway | None:
     """The gateway of a job worker: Stripe with the key, else (development) the emulator that
     `merchant serve` announced in the data directory; None when there is neither."""
