@@ -16,11 +16,8 @@ figures), parameters drawn afresh per run, twice:
 
 Prints a Markdown table (p50 / p95 / p99 / max per scenario; warm cache) and drops the database
 unless ``--keep``. ``--reuse`` skips recreate + seed when ``bench_orders`` already holds N orders.
-``--proposal`` swaps in the keyset predicate proposed in bench/RESULTS.md (a row-value comparison,
-``(created_at, id) < (:value, :id)``) in this process and applies ``PROPOSED_SQL`` (statistics
-target of ``buyer_name``) to the bench database; ``--gc-freeze`` does the proposed
-``gc.collect(); gc.freeze()`` once the app has started, so both are measured the same way;
-merchant/ is not modified.
+The schema (statistics target of ``buyer_name``) and the app's lifespan (``gc.freeze()`` after
+start-up) are the service's own; the bench adds nothing to them.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import gc
 import json
 import os
 import random
@@ -44,7 +40,6 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
-from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.app import create_app
@@ -53,7 +48,6 @@ from merchant.identity import service as identity
 from merchant.identity.roles import Role
 from merchant.orders import admin
 from merchant.orders.admin import OrderFilters, OrderPage, OrderSort
-from merchant.orders.models import Order
 
 DATABASE = "bench_orders"
 PAGE = 50
@@ -483,37 +477,8 @@ async def run_scenario(
     return timing
 
 
-# Proposed in bench/RESULTS.md; with --proposal applied to this bench database only.
-PROPOSED_SQL = (
-    # Finer statistics for the name-prefix search (the default 100 buckets misjudge rare prefixes
-    # by ~30x, and the planner then walks ix_orders_created_at instead of ix_orders_buyer_name).
-    "ALTER TABLE orders ALTER COLUMN buyer_name SET STATISTICS 1000",
-    "ANALYZE orders",
-)
-
-
-def apply_proposal(url: str) -> None:
-    """The proposed changes: the SQL above in this database, the keyset predicate in this process."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in PROPOSED_SQL:
-            conn.execute(statement.encode())
-    admin._keyset = _row_value_keyset
-
-
-def _row_value_keyset(query: Select[Any], sort: OrderSort, cursor: str | None) -> Select[Any]:
-    """Proposed keyset predicate: ``(sort column, id) < (value, id)``, a range an index can seek to."""
-    column = admin._sort_column(sort)
-    descending = sort.value.startswith("-")
-    if cursor is not None:
-        value, order_id = admin._decode_cursor(cursor, sort)
-        key, after = tuple_(column, Order.id), tuple_(value, order_id)
-        query = query.where(key < after if descending else key > after)
-    ordering = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
-    return query.order_by(*ordering)
-
-
 async def measure(
-    url: str, runs: int, seed_value: int, only: str | None, gc_freeze: bool
+    url: str, runs: int, seed_value: int, only: str | None
 ) -> list[tuple[Scenario, Timing, Timing]]:
     settings = Settings(
         env=Environment.test,
@@ -527,9 +492,6 @@ async def measure(
     found = samples(url)
     results = []
     async with app.router.lifespan_context(app):
-        if gc_freeze:  # proposed for the lifespan: the start-up heap leaves the collector's scans
-            gc.collect()
-            gc.freeze()
         sessions: async_sessionmaker[AsyncSession] = app.state.sessions
         async with sessions() as session:
             token = (await identity.create_key(session, role=Role.viewer, name="bench")).token
@@ -582,8 +544,6 @@ def main() -> None:
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded bench_orders")
     parser.add_argument("--keep", action="store_true", help="do not drop bench_orders at the end")
-    parser.add_argument("--proposal", action="store_true", help="measure the proposed changes")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after start-up (proposed)")
     args = parser.parse_args()
 
     url = database_url(args.server, DATABASE)
@@ -598,10 +558,8 @@ def main() -> None:
             f" indexes {seeded.indexes_mb:,.0f} MB",
             file=sys.stderr,
         )
-    if args.proposal:
-        apply_proposal(url)
     try:
-        results = asyncio.run(measure(url, args.runs, args.seed, args.only, args.gc_freeze))
+        results = asyncio.run(measure(url, args.runs, args.seed, args.only))
     finally:
         if not args.keep:
             drop(args.server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +40,17 @@ from merchant.webhooks import routes as webhook_routes
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
+def settle_heap() -> None:
+    """Move everything alive at start-up out of the cyclic GC's reach.
+
+    Imports, the app, the ORM mappers and the pools are permanent; left in the collected
+    generations, every full collection walks them again and stalls a request for 90-165 ms
+    (bench/orders_admin.py p99). Frozen, collections only see what requests allocate.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -59,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ):
             app.state.jobs = jobs
             app.state.http = http
+            settle_heap()
             yield
     finally:
         await engine.dispose()

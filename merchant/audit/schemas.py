@@ -17,7 +17,9 @@ class Actor(BaseModel):
 
 
 class Target(BaseModel):
-    type: str = Field(description="checkout_session, feed_run, variant, ...")
+    type: str = Field(
+        description="checkout_session, order, feed_run, variant, api_key, platform, webhook_event"
+    )
     id: str | None
 
 
@@ -25,7 +27,7 @@ class AuditEventView(BaseModel):
     id: int
     occurred_at: datetime
     actor: Actor
-    action: str = Field(description="checkout.create, feed.upload, variant.inventory_update, ...")
+    action: str = Field(description="checkout.create, order.refund, key.revoke, webhook_event.retry, ...")
     target: Target
     request_id: str | None = Field(description="The request's `Request-Id`.")
     idempotency_key: str | None

@@ -88,6 +88,35 @@ async def record(
     await session.execute(_INSERT, {**values, "before": dict(before) if before is not None else None})
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for a change and the request that carried it.
+
+    For services that commit their own transactions (order operations call Stripe between
+    two): they record with it in the transaction that makes the change, never after it.
+    """
+
+    principal: Principal | None
+    context: AuditContext
+
+    async def record(
+        self,
+        session: AsyncSession,
+        *,
+        action: str,
+        target_type: str,
+        target_id: str | None,
+        before: Summary | None = None,
+        after: Summary | None = None,
+        status_code: int | None = None,
+        now: datetime,
+    ) -> None:
+        await record(
+            session, actor=self.principal, action=action, target_type=target_type, target_id=target_id,
+            context=self.context, before=before, after=after, status_code=status_code, now=now,
+        )  # fmt: skip
+
+
 # Reading
 
 

@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from merchant.audit.service import AuditContext
+from merchant.audit.service import AuditContext, Caller
+from merchant.http.auth import AnyPrincipal
 from merchant.http.idempotency import HEADER
 from merchant.idempotency.service import MAX_KEY_LENGTH
 
@@ -27,3 +28,11 @@ async def audit_context(request: Request) -> AuditContext:  # async: no thread-p
 
 
 AuditCtx = Annotated[AuditContext, Depends(audit_context)]
+
+
+async def caller(principal: AnyPrincipal, context: AuditCtx) -> Caller:
+    """The caller of a change recorded by a service in its own transaction (order operations)."""
+    return Caller(principal, context)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]

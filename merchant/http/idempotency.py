@@ -8,6 +8,8 @@ A POST route built with ``IdempotentRoute`` that declares the ``Idempotent`` dep
   ``idempotency_conflict``; same key, same body -> the stored status and body again, with
   ``Idempotent-Replayed: true``, and the handler does not run;
 - a 2xx answer is saved in the request's own transaction, with the business change;
+- an answer that carries a secret shown once (a new key's token) is saved with the secret left
+  out (``save_instead``), so the idempotency store never holds a credential;
 - 4xx answers are replayed too (decided): the change rolled back, then the error is saved in
   a second transaction, so a retry gets the same error instead of a second attempt. Not
   saved: 5xx (ACP), 401/403/429, and 409 conflicts, which are about contention that a retry
@@ -78,12 +80,17 @@ async def claim_key_if_sent(request: Request, principal: AnyPrincipal, session: 
 OptionalIdempotent = Annotated[Claim | None, Depends(claim_key_if_sent)]
 
 
+def save_instead(request: Request, body: bytes) -> None:
+    """Save ``body`` for replays of this request instead of the answer sent (which holds a secret)."""
+    request.state.idempotent_answer_body = body
+
+
 def _retention(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.settings.idempotency_retention_hours)
 
 
-def _answer(response: Response) -> Answer:
-    return Answer(response.status_code, response.headers.get("content-type"), bytes(response.body))
+def _answer(response: Response, body: bytes | None = None) -> Answer:
+    return Answer(response.status_code, response.headers.get("content-type"), body or bytes(response.body))
 
 
 def _replay_response(replay: _Replay) -> Response:
@@ -125,7 +132,7 @@ class IdempotentRoute(APIRoute):
                     claim: Claim | None = getattr(request.state, "idempotency", None)
                     if claim is not None:
                         if response.status_code < 500:
-                            answer = _answer(response)
+                            answer = _answer(response, getattr(request.state, "idempotent_answer_body", None))
                             await service.save(
                                 session, claim.scope, claim.fingerprint, answer,
                                 now=utc_now(), retention=_retention(request),

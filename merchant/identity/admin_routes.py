@@ -1,6 +1,8 @@
 """API keys under ``/admin/v1/keys``: create, list, revoke (admin keys only).
 
-A key's secret is returned once, by the creation; lists show ids, names and roles only.
+A key's secret is returned once, by the creation; lists show ids, names and roles only (a
+replay of the creation under its ``Idempotency-Key`` answers ``token: null``: the idempotency
+store never holds it). Creations and revocations are on the audit trail.
 ``merchant.identity.service`` does the work, as for ``merchant keys``.
 """
 
@@ -9,21 +11,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from merchant.http.audit import CallerDep
 from merchant.http.auth import AdminPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.routing import TransactionalRoute
+from merchant.http.idempotency import IdempotentRoute, OptionalIdempotent, save_instead
 from merchant.http.schemas import Error
 from merchant.identity import service as identity_service
 from merchant.identity.models import ApiKey
 from merchant.identity.roles import Role
 from merchant.identity.signatures import SignaturePolicy
+from merchant.kit.clock import utc_now
 from merchant.platforms import service as platforms
 
 PREFIX = "/admin/v1"
-router = APIRouter(prefix=PREFIX, route_class=TransactionalRoute, tags=["keys"])
+router = APIRouter(prefix=PREFIX, route_class=IdempotentRoute, tags=["keys"])
 
 KeyId = Annotated[str, Path(max_length=32, description="The key id (`key_...`).")]
 
@@ -77,8 +81,9 @@ class KeyView(BaseModel):
 
 
 class KeyCreated(KeyView):
-    token: str = Field(
-        description="The bearer token `key_<id>.<secret>`, shown this once: only its hash is stored."
+    token: str | None = Field(
+        description="The bearer token `key_<id>.<secret>`, shown this once: only its hash is stored. "
+        "null in a replay (`Idempotent-Replayed: true`): the secret is not kept for replays."
     )
 
 
@@ -104,13 +109,28 @@ async def list_keys(
     response_model=KeyCreated,
     responses={404: _error("No such active platform (`platform_not_found`)")},
 )
-async def create_key(session: SessionDep, _: AdminPrincipal, body: KeyIn) -> KeyCreated:
+async def create_key(
+    session: SessionDep, request: Request, _: AdminPrincipal, by: CallerDep,
+    _claim: OptionalIdempotent, body: KeyIn,
+) -> KeyCreated:  # fmt: skip
     """Create a key; the answer carries its token, which is never shown again."""
     platform_id = (await platforms.find(session, body.platform)).id if body.platform is not None else None
     created = await identity_service.create_key(
         session, role=body.role, name=body.name, platform_id=platform_id
     )
-    return KeyCreated(**KeyView.fields_of(created.key), token=created.token)
+    key = created.key
+    after = {"name": key.name, "role": key.role, "platform_id": key.platform_id}
+    await by.record(
+        session,
+        action="key.create",
+        target_type="api_key",
+        target_id=key.id,
+        after=after,
+        status_code=201,
+        now=utc_now(),
+    )
+    save_instead(request, KeyCreated(**KeyView.fields_of(key), token=None).model_dump_json().encode())
+    return KeyCreated(**KeyView.fields_of(key), token=created.token)
 
 
 @router.post(
@@ -118,6 +138,19 @@ async def create_key(session: SessionDep, _: AdminPrincipal, body: KeyIn) -> Key
     response_model=KeyView,
     responses={404: _error("No such key (`api_key_not_found`)")},
 )
-async def revoke_key(session: SessionDep, _: AdminPrincipal, key_id: KeyId) -> KeyView:
+async def revoke_key(
+    session: SessionDep,
+    _: AdminPrincipal,
+    by: CallerDep,
+    _claim: OptionalIdempotent,
+    key_id: KeyId,
+) -> KeyView:
     """Revoke a key: it stops authenticating at once. Revoking a revoked key answers it unchanged."""
-    return KeyView.of(await identity_service.revoke_key(session, key_id))
+    now = utc_now()
+    key = await identity_service.revoke_key(session, key_id, now=now)
+    if key.revoked_at == now:  # revoked by this request, not before
+        await by.record(
+            session, action="key.revoke", target_type="api_key", target_id=key.id,
+            before={"active": True}, after={"active": False}, status_code=200, now=now,
+        )  # fmt: skip
+    return KeyView.of(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,12 +60,13 @@ async def list_keys(session: AsyncSession, *, include_revoked: bool = False) -> 
     return await ApiKeyRepository(session).list(include_revoked=include_revoked)
 
 
-async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
+async def revoke_key(session: AsyncSession, key_id: str, *, now: datetime | None = None) -> ApiKey:
+    """Revoke at ``now`` (default: the clock); a revoked key keeps its ``revoked_at``."""
     key = await ApiKeyRepository(session).get(key_id)
     if key is None:
         raise ApiKeyNotFound(f"No API key {key_id!r}.", param="$.id")
     if key.revoked_at is None:
-        key.revoked_at = utc_now()
+        key.revoked_at = now or utc_now()
         await session.flush()
     return key
 

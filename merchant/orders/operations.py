@@ -2,8 +2,8 @@
 
 Each operation checks the order's state first and refuses what the state does not allow, moves
 money through :mod:`merchant.payments.operations` (idempotent PSP calls between two
-transactions), then records the result on the order in one final transaction. Used by the admin
-API and by the demo; no HTTP here.
+transactions), then records the result on the order in one final transaction, with the audit row
+of the staff member who asked (``by``) in it. Used by the admin API and by the demo; no HTTP here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchant.audit.service import Caller
 from merchant.db.transaction import transaction
 from merchant.errors import InvalidRequest, InvalidState
 from merchant.inventory import service as inventory
@@ -55,6 +56,32 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def _state(order: Order) -> dict[str, Any]:
+    """The order's state for an audit row's before / after."""
+    return {"status": order.status, "amount_refunded": order.amount_refunded}
+
+
+async def _audit(
+    session: AsyncSession,
+    by: Caller | None,
+    action: str,
+    before: dict[str, Any],
+    view: OrderView,
+    *,
+    now: datetime,
+    status_code: int = 200,
+    **details: Any,
+) -> None:
+    """The audit row of a staff operation, in the operation's final transaction (none for ``by=None``)."""
+    if by is not None:
+        order = view.order
+        after = _state(order) | {k: v for k, v in details.items() if v is not None}
+        await by.record(
+            session, action=f"order.{action}", target_type="order", target_id=order.id,
+            before=before, after=after, status_code=status_code, now=now,
+        )  # fmt: skip
+
+
 async def _payment_of(payments: payment_ops.Payments, order: Order) -> Payment | None:
     if order.payment_id is None:
         return None
@@ -83,7 +110,12 @@ def _to_ship(view: OrderView, shipment: Shipment) -> dict[str, int]:
 
 
 async def fulfil(
-    payments: payment_ops.Payments, order_id: str, shipment: Shipment, *, now: datetime
+    payments: payment_ops.Payments,
+    order_id: str,
+    shipment: Shipment,
+    *,
+    now: datetime,
+    by: Caller | None = None,
 ) -> OrderView:
     """Ship lines; the first shipment captures an authorized payment (capture at fulfilment)."""
     view = await _order(payments, order_id)
@@ -96,12 +128,14 @@ async def fulfil(
     async with transaction(payments.sessions) as session:
         view = await service.load(session, order_id, lock=True)
         wanted = _to_ship(view, shipment)  # again, under the lock
+        before = _state(view.order)
         for line in view.lines:
             line.quantity_fulfilled += wanted.get(line.line_id, 0)
         event = {"id": _id("fev"), "type": "shipped", "occurred_at": rfc3339(now)}
+        fulfillment_id = _id("ful")
         session.add(
             OrderFulfillment(
-                id=_id("ful"),
+                id=fulfillment_id,
                 order_id=order_id,
                 type=shipment.type,
                 status="shipped",
@@ -117,11 +151,29 @@ async def fulfil(
         await inventory.commit(session, order_id, now=now)
         done = all(line.quantity_fulfilled >= line.quantity_current for line in view.lines)
         view.order.status, view.order.updated_at = (SHIPPED if done else PROCESSING), now
+        await _audit(
+            session, by, "fulfil", before, view, now=now, status_code=201,
+            fulfillment_id=fulfillment_id, lines=wanted, tracking_number=shipment.tracking_number,
+        )  # fmt: skip
         return await webhooks.emit_update(session, order_id, now=now)
 
 
-async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+async def cancel(
+    payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime, by: Caller | None = None
+) -> OrderView:
     """Cancel an order nothing of which has shipped: release the authorization or refund it all."""
+    return await _cancel(payments, order_id, reason=reason, now=now, by=by, action="cancel")
+
+
+async def _cancel(
+    payments: payment_ops.Payments,
+    order_id: str,
+    *,
+    reason: str,
+    now: datetime,
+    by: Caller | None,
+    action: str,
+) -> OrderView:
     view = await _order(payments, order_id)
     order = view.order
     if order.status == CANCELED:
@@ -139,6 +191,7 @@ async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, 
             refunded = refundable
     async with transaction(payments.sessions) as session:
         view = await service.load(session, order_id, lock=True)
+        before = _state(view.order)
         released = await inventory.release(session, order_id=order_id, now=now)
         if not released:  # captured earlier: the units were sold, put them back
             await inventory.restock(session, _quantities(view))
@@ -147,6 +200,7 @@ async def cancel(payments: payment_ops.Payments, order_id: str, *, reason: str, 
         view.order.amount_refunded += refunded
         view.order.status, view.order.updated_at = CANCELED, now
         _adjust(session, view, "cancellation", amount=refunded or None, reason=reason, now=now)
+        await _audit(session, by, action, before, view, now=now, reason=reason, refunded=refunded or None)
         return await webhooks.emit_update(session, order_id, now=now)
 
 
@@ -159,6 +213,7 @@ async def refund(
     restock: Sequence[tuple[str, int]] = (),
     request_key: str | None = None,
     now: datetime,
+    by: Caller | None = None,
 ) -> OrderView:
     """Refund part of a captured order, optionally putting returned units back in stock.
 
@@ -175,6 +230,7 @@ async def refund(
         view = await service.load(session, order_id, lock=True)
         if any(adjustment.refund_id == row.id for adjustment in view.adjustments):
             return view  # recorded by the first try of this request
+        before = _state(view.order)
         lines = {line.line_id: line for line in view.lines}
         back: dict[str, int] = {}
         for line_id, quantity in restock:
@@ -186,6 +242,8 @@ async def refund(
         view.order.updated_at = now
         _adjust(session, view, "refund", amount=row.amount, reason=reason, now=now, refund_id=row.id,
                 lines=[{"id": k, "quantity": v} for k, v in restock])  # fmt: skip
+        await _audit(session, by, "refund", before, view, now=now, amount=row.amount, refund_id=row.id,
+                     reason=reason, restocked=dict(restock) or None)  # fmt: skip
         return await webhooks.emit_update(session, order_id, now=now)
 
 
@@ -223,7 +281,9 @@ def _adjust(
     )
 
 
-async def approve(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+async def approve(
+    payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime, by: Caller | None = None
+) -> OrderView:
     """A reviewed order is good: ``confirmed``. Digital orders are captured now; physical ones
     keep their authorization until they ship (capture at fulfilment)."""
     view = await _order(payments, order_id)
@@ -237,31 +297,41 @@ async def approve(payments: payment_ops.Payments, order_id: str, *, reason: str,
         view = await service.load(session, order_id, lock=True)
         if view.order.status != MANUAL_REVIEW:
             raise OrderStateError(f"Order {order_id} is {view.order.status}, not waiting for review.")
+        before = _state(view.order)
         view.order.status, view.order.updated_at = CONFIRMED, now
         _note(session, order_id, f"Approved after review: {reason}", None, now)
+        await _audit(session, by, "approve", before, view, now=now, reason=reason)
         return await webhooks.emit_update(session, order_id, now=now)
 
 
-async def reject(payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime) -> OrderView:
+async def reject(
+    payments: payment_ops.Payments, order_id: str, *, reason: str, now: datetime, by: Caller | None = None
+) -> OrderView:
     """A reviewed order is refused: the authorization is released, the stock returned, ``canceled``."""
     view = await _order(payments, order_id)
     if view.order.status != MANUAL_REVIEW:
         raise OrderStateError(f"Order {order_id} is {view.order.status}, not waiting for review.")
-    return await cancel(payments, order_id, reason=f"rejected after review: {reason}", now=now)
+    return await _cancel(
+        payments, order_id, reason=f"rejected after review: {reason}", now=now, by=by, action="reject"
+    )
 
 
 async def add_note(
-    payments: payment_ops.Payments, order_id: str, text: str, *, author: str | None, now: datetime
-) -> OrderView:
+    payments: payment_ops.Payments, order_id: str, text: str, *, author: str | None, now: datetime,
+    by: Caller | None = None,
+) -> OrderView:  # fmt: skip
     async with transaction(payments.sessions) as session:
         view = await service.load(session, order_id)
-        _note(session, order_id, text, author, now)
+        note_id = _note(session, order_id, text, author, now)
         await session.flush()
+        await _audit(session, by, "note", _state(view.order), view, now=now, status_code=201, note_id=note_id)
         return view
 
 
-def _note(session: AsyncSession, order_id: str, text: str, author: str | None, now: datetime) -> None:
-    session.add(OrderNote(id=_id("note"), order_id=order_id, author_key_id=author, text=text, created_at=now))
+def _note(session: AsyncSession, order_id: str, text: str, author: str | None, now: datetime) -> str:
+    note_id = _id("note")
+    session.add(OrderNote(id=note_id, order_id=order_id, author_key_id=author, text=text, created_at=now))
+    return note_id
 
 
 FULFILLMENT_EVENTS = (
@@ -289,6 +359,7 @@ async def add_fulfillment_event(
     location: str | None = None,
     occurred_at: datetime | None = None,
     now: datetime,
+    by: Caller | None = None,
 ) -> OrderView:
     """Append a carrier event to a shipment; the order is ``completed`` once everything is delivered."""
     if kind not in FULFILLMENT_EVENTS:
@@ -298,6 +369,7 @@ async def add_fulfillment_event(
         fulfillment = next((f for f in view.fulfillments if f.id == fulfillment_id), None)
         if fulfillment is None:
             raise service.OrderNotFound(f"Order {order_id} has no fulfilment {fulfillment_id!r}.")
+        before = _state(view.order)
         event: dict[str, Any] = {"id": _id("fev"), "type": kind, "occurred_at": rfc3339(occurred_at or now)}
         event |= {k: v for k, v in (("description", description), ("location", location)) if v}
         fulfillment.events = [*fulfillment.events, event]
@@ -307,6 +379,8 @@ async def add_fulfillment_event(
         if shipped_all and delivered_all and view.order.status != CANCELED:
             view.order.status = COMPLETED
         view.order.updated_at = now
+        await _audit(session, by, "fulfillment_event", before, view, now=now,
+                     fulfillment_id=fulfillment_id, event=kind)  # fmt: skip
         return await webhooks.emit_update(session, order_id, now=now)
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from merchant.http.audit import CallerDep
 from merchant.http.auth import OperatorPrincipal, StaffPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import HEADER, IdempotentRoute, OptionalIdempotent
@@ -145,35 +146,35 @@ async def _detail(request: Request, order_id: str) -> OrderDetailOut:
 
 @router.post("/orders/{order_id}/approve", summary="Approve an order held for review")
 async def approve(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
-    await operations.approve(deps, order_id, reason=body.reason, now=utc_now())
+    await operations.approve(deps, order_id, reason=body.reason, now=utc_now(), by=by)
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/reject", summary="Reject an order held for review (authorization released)")
 async def reject(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
-    await operations.reject(deps, order_id, reason=body.reason, now=utc_now())
+    await operations.reject(deps, order_id, reason=body.reason, now=utc_now(), by=by)
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an order nothing of which has shipped")
 async def cancel(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
-    await operations.cancel(deps, order_id, reason=body.reason, now=utc_now())
+    await operations.cancel(deps, order_id, reason=body.reason, now=utc_now(), by=by)
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/refunds", summary="Refund an amount or lines, optionally restocking")
 async def refund(
-    order_id: str, body: RefundIn, _who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: RefundIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
     lines = [(line.id, line.quantity) for line in body.lines or []]
     amount = body.amount
@@ -183,15 +184,15 @@ async def refund(
     key = request.headers.get(HEADER)
     restock = lines if body.restock else []
     await operations.refund(
-        deps, order_id, amount, reason=body.reason, restock=restock, request_key=key, now=utc_now()
+        deps, order_id, amount, reason=body.reason, restock=restock, request_key=key, now=utc_now(), by=by
     )
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/fulfillments", status_code=201, summary="Ship lines (captures the payment)")
 async def fulfil(
-    order_id: str, body: FulfillmentIn, _who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: FulfillmentIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
     shipment = operations.Shipment(
         lines=[(line.id, line.quantity) for line in body.lines] if body.lines else None,
@@ -199,26 +200,26 @@ async def fulfil(
         tracking_number=body.tracking_number,
         tracking_url=body.tracking_url,
     )
-    await operations.fulfil(deps, order_id, shipment, now=utc_now())
+    await operations.fulfil(deps, order_id, shipment, now=utc_now(), by=by)
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/fulfillments/{fulfillment_id}/events", summary="Add a carrier event")
 async def fulfillment_event(
-    order_id: str, fulfillment_id: str, body: FulfillmentEventIn, _who: OperatorPrincipal,
+    order_id: str, fulfillment_id: str, body: FulfillmentEventIn, _who: OperatorPrincipal, by: CallerDep,
     _claim: OptionalIdempotent, request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
     await operations.add_fulfillment_event(
         deps, order_id, fulfillment_id, body.type, description=body.description, location=body.location,
-        occurred_at=body.occurred_at, now=utc_now(),
+        occurred_at=body.occurred_at, now=utc_now(), by=by,
     )  # fmt: skip
     return await _detail(request, order_id)
 
 
 @router.post("/orders/{order_id}/notes", status_code=201, summary="Add a staff note")
 async def note(
-    order_id: str, body: NoteIn, who: OperatorPrincipal, _claim: OptionalIdempotent, request: Request,
-    deps: PaymentsDep,
+    order_id: str, body: NoteIn, who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    request: Request, deps: PaymentsDep,
 ) -> OrderDetailOut:  # fmt: skip
-    await operations.add_note(deps, order_id, body.text, author=who.key_id, now=utc_now())
+    await operations.add_note(deps, order_id, body.text, author=who.key_id, now=utc_now(), by=by)
     return await _detail(request, order_id)

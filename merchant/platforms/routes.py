@@ -1,6 +1,8 @@
 """Agent platforms under ``/admin/v1/platforms``: add, list, read, remove (admin keys only).
 
-A signing secret is never returned, except the one generated at creation (shown that once).
+A signing secret is never returned, except the one generated at creation (shown that once; a
+replay of the creation under its ``Idempotency-Key`` answers ``signing_secret: null``). Creations
+and removals are on the audit trail.
 ``merchant.platforms.service`` does the work, as for ``merchant platforms``.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from merchant.http.audit import CallerDep
 from merchant.http.auth import AdminPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.routing import TransactionalRoute
+from merchant.http.idempotency import IdempotentRoute, OptionalIdempotent, save_instead
 from merchant.http.schemas import Error
 from merchant.kit.clock import utc_now
 from merchant.platforms import service as platforms
@@ -22,7 +25,7 @@ from merchant.platforms.models import AgentPlatform
 from merchant.platforms.service import EVENT_VERSIONS
 
 PREFIX = "/admin/v1"
-router = APIRouter(prefix=PREFIX, route_class=TransactionalRoute, tags=["platforms"])
+router = APIRouter(prefix=PREFIX, route_class=IdempotentRoute, tags=["platforms"])
 
 PlatformId = Annotated[str, Path(max_length=40, description="The platform id (`plat_...`).")]
 # remove() renames the platform with a " (removed <time>)" suffix inside the column's 200 characters.
@@ -99,7 +102,8 @@ class PlatformView(BaseModel):
 
 class PlatformCreated(PlatformView):
     signing_secret: str | None = Field(
-        description="The generated signing secret, shown this once; null when the request gave one."
+        description="The generated signing secret, shown this once; null when the request gave one, "
+        "and in a replay (`Idempotent-Replayed: true`): the secret is not kept for replays."
     )
 
 
@@ -126,8 +130,9 @@ async def list_platforms(
     responses={409: _error("An active platform has that name (`platform_exists`)")},
 )
 async def create_platform(
-    session: SessionDep, response: Response, _: AdminPrincipal, body: PlatformIn
-) -> PlatformCreated:
+    session: SessionDep, request: Request, response: Response, _: AdminPrincipal, by: CallerDep,
+    _claim: OptionalIdempotent, body: PlatformIn,
+) -> PlatformCreated:  # fmt: skip
     """Add a platform; its agent keys are then created with `platform` set to its id."""
     added = await platforms.add(
         session,
@@ -140,6 +145,20 @@ async def create_platform(
     platform = added.platform
     response.headers["Location"] = f"{PREFIX}/platforms/{platform.id}"
     secret = platform.signing_secret if added.secret_generated else None
+    after = {"name": platform.name, "webhook_url": platform.webhook_url, "acp_version": platform.acp_version}
+    await by.record(
+        session,
+        action="platform.create",
+        target_type="platform",
+        target_id=platform.id,
+        after=after,
+        status_code=201,
+        now=utc_now(),
+    )
+    save_instead(
+        request,
+        PlatformCreated(**PlatformView.fields_of(platform), signing_secret=None).model_dump_json().encode(),
+    )
     return PlatformCreated(**PlatformView.fields_of(platform), signing_secret=secret)
 
 
@@ -150,10 +169,25 @@ async def get_platform(session: SessionDep, _: AdminPrincipal, platform_id: Plat
 
 
 @router.post("/platforms/{platform_id}/remove", response_model=PlatformView, responses=_NOT_FOUND)
-async def remove_platform(session: SessionDep, _: AdminPrincipal, platform_id: PlatformId) -> PlatformView:
+async def remove_platform(
+    session: SessionDep, _: AdminPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    platform_id: PlatformId,
+) -> PlatformView:  # fmt: skip
     """Stop sending a platform events (its orders and past events stay; its name is free again).
     Removing a removed platform answers it unchanged."""
     platform = await platforms.get(session, platform_id)
     if platform.removed_at is None:
+        before = {"name": platform.name, "active": True}
         platform = await platforms.remove(session, platform.id, now=utc_now())
+        after = {"name": platform.name, "active": False}
+        await by.record(
+            session,
+            action="platform.remove",
+            target_type="platform",
+            target_id=platform.id,
+            before=before,
+            after=after,
+            status_code=200,
+            now=utc_now(),
+        )
     return PlatformView.of(platform)

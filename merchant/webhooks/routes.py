@@ -1,7 +1,8 @@
 """Staff webhook operations under ``/admin/v1/webhooks``: order events, their attempts, sending again.
 
-Staff keys (viewer, operator, admin) read; operator and admin keys retry and replay. The routes
-parse and shape; ``merchant.webhooks.admin`` reads and ``merchant.webhooks.service`` changes state.
+Staff keys (viewer, operator, admin) read; operator and admin keys retry and replay (on the audit
+trail; an ``Idempotency-Key`` is honoured as at the ACP edge). The routes parse and shape;
+``merchant.webhooks.admin`` reads and ``merchant.webhooks.service`` changes state.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from merchant.audit.service import Caller
+from merchant.http.audit import CallerDep
 from merchant.http.auth import OperatorPrincipal, StaffPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.routing import TransactionalRoute
+from merchant.http.idempotency import IdempotentRoute, OptionalIdempotent
 from merchant.http.schemas import Error
 from merchant.kit.clock import utc_now
 from merchant.webhooks import admin, service
@@ -22,7 +25,7 @@ from merchant.webhooks.admin import EventFilters
 from merchant.webhooks.models import OrderEvent, WebhookAttempt
 
 PREFIX = "/admin/v1"
-router = APIRouter(prefix=PREFIX, route_class=TransactionalRoute, tags=["webhooks"])
+router = APIRouter(prefix=PREFIX, route_class=IdempotentRoute, tags=["webhooks"])
 
 EventStatus = Literal["pending", "delivered", "dead"]
 EventId = Annotated[str, Path(max_length=40, description="The event id (`evt_...`), sent as `Webhook-Id`.")]
@@ -169,12 +172,13 @@ _SEND_AGAIN: dict[int | str, dict[str, Any]] = {
     },
 )
 async def retry_event(
-    session: SessionDep, response: Response, _: OperatorPrincipal, event_id: EventId
-) -> WebhookEventView:
+    session: SessionDep, response: Response, _: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    event_id: EventId,
+) -> WebhookEventView:  # fmt: skip
     """Retry a dead-lettered event: back to `pending`, delivered by the worker in order."""
-    event = await service.retry_dead(session, event_id, utc_now())
-    response.headers["Location"] = f"{PREFIX}/webhooks/events/{event.id}"
-    return WebhookEventView.of(event)
+    return await _sent_again(
+        session, response, by, "retry", await service.retry_dead(session, event_id, utc_now())
+    )
 
 
 @router.post(
@@ -190,9 +194,23 @@ async def retry_event(
     },
 )
 async def replay_event(
-    session: SessionDep, response: Response, _: OperatorPrincipal, event_id: EventId
-) -> WebhookEventView:
+    session: SessionDep, response: Response, _: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
+    event_id: EventId,
+) -> WebhookEventView:  # fmt: skip
     """Send an event again whatever its status (same `Webhook-Id` and payload; receivers dedupe)."""
-    event = await service.replay(session, event_id, utc_now())
+    return await _sent_again(
+        session, response, by, "replay", await service.replay(session, event_id, utc_now())
+    )
+
+
+async def _sent_again(
+    session: SessionDep, response: Response, by: Caller, how: str, requeued: service.Requeued
+) -> WebhookEventView:
+    event = requeued.event
+    await by.record(
+        session, action=f"webhook_event.{how}", target_type="webhook_event", target_id=event.id,
+        before={"status": requeued.previous_status},
+        after={"status": event.status, "order_id": event.order_id}, status_code=202, now=utc_now(),
+    )  # fmt: skip
     response.headers["Location"] = f"{PREFIX}/webhooks/events/{event.id}"
     return WebhookEventView.of(event)

@@ -12,6 +12,7 @@ delivery job is deferred under the same order lock, in the caller's transaction.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -105,7 +106,13 @@ async def _locked(session: AsyncSession, event_id: str) -> OrderEvent:
     return event
 
 
-async def _requeue(session: AsyncSession, event: OrderEvent, *, why: str, now: datetime) -> OrderEvent:
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    event: OrderEvent  # now pending, with a new delivery job
+    previous_status: str  # what it was before: for the audit trail
+
+
+async def _requeue(session: AsyncSession, event: OrderEvent, *, why: str, now: datetime) -> Requeued:
     from merchant.webhooks.tasks import deliver_event  # the task module imports the delivery code
 
     platform = await session.get(AgentPlatform, event.platform_id)
@@ -113,14 +120,15 @@ async def _requeue(session: AsyncSession, event: OrderEvent, *, why: str, now: d
         raise PlatformTakesNoEvents(
             f"The platform {event.platform_id} was removed or has no webhook URL; its events are not sent."
         )
+    previous_status = event.status
     event.status = "pending"  # delivered_at / dead_at / last_error stay: the last outcome until the next
     await session.flush()
     await defer(session, deliver_event, lock=order_lock(event.order_id), event_id=event.id)
     log.info("webhooks.requeued", event_id=event.id, order_id=event.order_id, why=why, at=now.isoformat())
-    return event
+    return Requeued(event, previous_status)
 
 
-async def retry_dead(session: AsyncSession, event_id: str, now: datetime) -> OrderEvent:
+async def retry_dead(session: AsyncSession, event_id: str, now: datetime) -> Requeued:
     """A dead-lettered event goes back to ``pending`` with a new delivery job (order lock kept).
 
     Its backoff restarts; the 72 h retry window still counts from the change (``created_at``).
@@ -134,7 +142,7 @@ async def retry_dead(session: AsyncSession, event_id: str, now: datetime) -> Ord
     return await _requeue(session, event, why="retry", now=now)
 
 
-async def replay(session: AsyncSession, event_id: str, now: datetime) -> OrderEvent:
+async def replay(session: AsyncSession, event_id: str, now: datetime) -> Requeued:
     """Send an event again whatever its outcome (the platform lost it): ``pending`` + a new job.
 
     The receiver gets the same ``Webhook-Id`` and payload. A pending event whose delivery job is

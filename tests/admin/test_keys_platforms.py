@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.identity import service as identity_service
@@ -93,6 +94,68 @@ async def test_a_key_is_created_listed_without_secret_and_revoked(
         await client.post("/admin/v1/keys/key_0000000000000000/revoke", headers=admin),
         404, "api_key_not_found", "$.id",
     )  # fmt: skip
+
+
+async def audit_rows(client: httpx.AsyncClient, admin: Headers, target_type: str) -> list[dict[str, Any]]:
+    response = await client.get("/admin/v1/audit", headers=admin, params={"target_type": target_type})
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["data"]))  # oldest first
+
+
+async def stored_answers(session: AsyncSession) -> str:
+    found = await session.scalar(
+        text("SELECT string_agg(convert_from(body, 'UTF8'), '') FROM idempotency_record")
+    )
+    assert found is not None
+    return str(found)
+
+
+async def test_key_changes_are_audited_and_a_replay_never_shows_the_token(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
+) -> None:
+    keyed = {**admin, "Idempotency-Key": "new-viewer-1"}
+    first = await client.post("/admin/v1/keys", headers=keyed, json={"role": "viewer", "name": "Eve"})
+    assert first.status_code == 201, first.text
+    token = first.json()["token"]
+    replay = await client.post("/admin/v1/keys", headers=keyed, json={"role": "viewer", "name": "Eve"})
+    assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (201, "true")
+    assert replay.json() == {**first.json(), "token": None}  # the same key, its secret not kept
+    secret = token.split(".")[1]
+    assert secret not in await stored_answers(session)
+    other = await client.post("/admin/v1/keys", headers=keyed, json={"role": "admin", "name": "Eve"})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
+
+    key_id = first.json()["id"]
+    await client.post(f"/admin/v1/keys/{key_id}/revoke", headers=admin)
+    await client.post(f"/admin/v1/keys/{key_id}/revoke", headers=admin)  # no change: no row
+    rows = [row for row in await audit_rows(client, admin, "api_key") if row["target"]["id"] == key_id]
+    assert [row["action"] for row in rows] == ["key.create", "key.revoke"]
+    assert rows[0]["after"] == {"name": "Eve", "role": "viewer", "platform_id": None}
+    assert rows[0]["idempotency_key"] == "new-viewer-1"
+    assert (rows[1]["before"], rows[1]["after"]) == ({"active": True}, {"active": False})
+    assert all(row["actor"]["role"] == "admin" and secret not in str(row) for row in rows)
+
+
+async def test_platform_changes_are_audited_and_a_replay_never_shows_the_secret(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
+) -> None:
+    keyed = {**admin, "Idempotency-Key": "agent-co"}
+    first = await client.post("/admin/v1/platforms", headers=keyed, json={"name": "Agent Co"})
+    assert first.status_code == 201, first.text
+    assert first.json()["signing_secret"].startswith("whsec_")
+    replay = await client.post("/admin/v1/platforms", headers=keyed, json={"name": "Agent Co"})
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == {**first.json(), "signing_secret": None}
+    assert first.json()["signing_secret"] not in await stored_answers(session)
+    platform_id = first.json()["id"]
+    removed = await client.post(f"/admin/v1/platforms/{platform_id}/remove", headers=admin)
+    assert removed.status_code == 200, removed.text
+    rows = await audit_rows(client, admin, "platform")
+    assert [(row["action"], row["target"]["id"]) for row in rows] == [
+        ("platform.create", platform_id), ("platform.remove", platform_id),
+    ]  # fmt: skip
+    assert rows[0]["after"] == {"name": "Agent Co", "webhook_url": None, "acp_version": "2026-04-17"}
+    assert (rows[1]["before"]["active"], rows[1]["after"]["active"]) == (True, False)
 
 
 async def test_an_agent_key_belongs_to_a_platform(client: httpx.AsyncClient, admin: Headers) -> None:

@@ -162,6 +162,17 @@ async def test_a_dead_letter_is_retried_and_delivered(
     assert_error(
         await client.post(f"{EVENTS}/{dead['id']}/retry", headers=operator), 409, "webhook_event_not_dead"
     )
+    trail = await get(client, "/admin/v1/audit", operator, target_id=dead["id"])
+    [row] = trail["data"]  # the refused retries left none
+    assert (row["action"], row["target"]["type"], row["status_code"]) == (
+        "webhook_event.retry",
+        "webhook_event",
+        202,
+    )
+    assert (row["before"], row["after"]) == (
+        {"status": "dead"},
+        {"status": "pending", "order_id": order["id"]},
+    )
 
 
 async def test_a_delivered_event_is_replayed_with_the_same_id(
@@ -194,6 +205,10 @@ async def test_a_delivered_event_is_replayed_with_the_same_id(
     detail = await get(client, f"{EVENTS}/{event['id']}", keys[Role.viewer])
     assert (detail["status"], detail["attempt_count"]) == ("delivered", 2)
     assert [a["status_code"] for a in detail["attempts"]] == [200, 200]
+    trail = await get(client, "/admin/v1/audit", keys[Role.admin], target_id=event["id"])
+    assert [(r["action"], r["before"], r["actor"]["role"]) for r in trail["data"]] == [
+        ("webhook_event.replay", {"status": "delivered"}, "admin")
+    ]
 
 
 async def test_a_pending_event_whose_job_is_gone_is_queued_again(

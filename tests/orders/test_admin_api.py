@@ -130,6 +130,25 @@ async def test_review_and_operations(
     canceled = await client.post(f"{path}/cancel", headers=operator, json={"reason": "late"})
     assert (canceled.status_code, canceled.json()["code"]) == (409, "order_state_invalid")
 
+    # Each operation that changed the order left one audit row, written with the change; the
+    # refused ones and the replayed refund left none.
+    trail = await get(client, "/admin/v1/audit", operator, target_type="order", target_id=risky["id"])
+    rows = list(reversed(trail["data"]))
+    assert [row["action"] for row in rows] == [
+        "order.approve", "order.fulfil", "order.fulfillment_event", "order.refund", "order.note",
+    ]  # fmt: skip
+    assert {row["actor"]["role"] for row in rows} == {"operator"}
+    approve = rows[0]
+    assert (approve["before"]["status"], approve["after"]["status"]) == ("manual_review", "confirmed")
+    assert approve["after"]["reason"] == "called the buyer"
+    assert (rows[1]["status_code"], rows[1]["after"]["tracking_number"]) == (201, "1Z")
+    assert (rows[2]["before"]["status"], rows[2]["after"]["status"]) == ("shipped", "completed")
+    refund_row = rows[3]
+    assert refund_row["idempotency_key"] == "refund-1"
+    assert (refund_row["before"]["amount_refunded"], refund_row["after"]["amount_refunded"]) == (0, refunded)
+    assert refund_row["after"]["restocked"] == {"li_0": 1}
+    assert rows[4]["after"]["note_id"] == noted.json()["notes"][-1]["id"]
+
 
 async def test_who_may_call(
     agent: Agent, stripe: StripeEmulator, committing_client: httpx.AsyncClient, viewer: Headers
