@@ -1,7 +1,9 @@
 """What staff read about orders: filtered keyset lists, the review queue, the full detail with a timeline.
 
 Lists are keyset pages: the cursor carries the sort value and the id of the last row, so a page
-costs an index range scan whatever its depth (indexes in the orders migration match the filters).
+costs an index range scan whatever its depth (the orders indexes match the filters). A page is a
+deferred join: its ids come first, from the index alone where one covers the filter (the name
+search), then only those rows are read. bench/orders_admin.py measures them on 1M orders.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy import ColumnElement, Subquery, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.errors import InvalidRequest
@@ -118,16 +120,21 @@ def _decode_cursor(cursor: str, sort: OrderSort) -> tuple[Any, str]:
         raise InvalidRequest("The cursor is not one this list gave out.", param="$.starting_after") from exc
 
 
-def _keyset(query: Select[Order], sort: OrderSort, cursor: str | None) -> Select[Order]:
-    column = _sort_column(sort)
+def _ordering(sort: OrderSort, column: Any, order_id: Any) -> tuple[Any, Any]:
     descending = sort.value.startswith("-")
+    return (column.desc(), order_id.desc()) if descending else (column.asc(), order_id.asc())
+
+
+def _page_keys(filters: OrderFilters, sort: OrderSort, cursor: str | None, limit: int) -> Subquery:
+    """The page's (id, sort value) pairs: from the index alone where an index covers the filter."""
+    column = _sort_column(sort)
+    query = select(Order.id, column.label("sort_value")).where(*_conditions(filters))
     if cursor is not None:
         value, order_id = _decode_cursor(cursor, sort)
         # A row comparison, so the (column, id) index seeks to the cursor (an OR re-scans from the top).
         key, cursor_key = tuple_(column, Order.id), tuple_(value, order_id)
-        query = query.where(key < cursor_key if descending else key > cursor_key)
-    ordering = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
-    return query.order_by(*ordering)
+        query = query.where(key < cursor_key if sort.value.startswith("-") else key > cursor_key)
+    return query.order_by(*_ordering(sort, column, Order.id)).limit(limit).subquery("page")
 
 
 async def list_orders(
@@ -138,8 +145,10 @@ async def list_orders(
     starting_after: str | None = None,
     limit: int = 50,
 ) -> OrderPage:
-    query = _keyset(select(Order).where(*_conditions(filters)), sort, starting_after).limit(limit + 1)
-    rows = list(await session.scalars(query))
+    # A deferred join: pick the page's ids first, then read those rows only.
+    page = _page_keys(filters, sort, starting_after, limit + 1)
+    query = select(Order).join(page, Order.id == page.c.id)
+    rows = list(await session.scalars(query.order_by(*_ordering(sort, page.c.sort_value, page.c.id))))
     items = rows[:limit]
     has_more = len(rows) > limit
     return OrderPage(items, has_more, encode_cursor(sort, items[-1]) if has_more and items else None)
