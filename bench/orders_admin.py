@@ -1,6 +1,6 @@
 """Staff order lists on a seeded orders table: list, filter, search and review-queue latency.
 
-    python bench/orders_admin.py [--orders 1000000] [--runs 200] [--server postgresql://...]
+    python bench/orders_admin.py [--orders 1000000] [--runs 200] [--server postgresql://...] [--export]
 
 Recreates the database ``bench_orders`` and migrates it (``merchant db upgrade``), seeds N orders
 with one ``INSERT ... SELECT`` over ``generate_series`` (created_at spread over the last 365 days,
@@ -16,6 +16,7 @@ figures), parameters drawn afresh per run, twice:
 
 Prints a Markdown table (p50 / p95 / p99 / max per scenario; warm cache) and drops the database
 unless ``--keep``. ``--reuse`` skips recreate + seed when ``bench_orders`` already holds N orders.
+``--export`` also streams the whole ``/admin/v1/orders.csv`` once (time, rows/s, slowest chunk, RSS).
 The schema (statistics target of ``buyer_name``) and the app's lifespan (``gc.freeze()`` after
 start-up) are the service's own; the bench adds nothing to them.
 """
@@ -28,6 +29,8 @@ import base64
 import json
 import os
 import random
+import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +42,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import uvicorn
 from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -478,8 +482,8 @@ async def run_scenario(
 
 
 async def measure(
-    url: str, runs: int, seed_value: int, only: str | None
-) -> list[tuple[Scenario, Timing, Timing]]:
+    url: str, runs: int, seed_value: int, only: str | None, export: bool
+) -> tuple[list[tuple[Scenario, Timing, Timing]], str | None]:
     settings = Settings(
         env=Environment.test,
         database_url=url,
@@ -518,7 +522,42 @@ async def measure(
                     file=sys.stderr,
                 )
                 results.append((scenario, service, http))
-    return results
+            exported = await export_csv(app, headers) if export else None
+    return results, exported
+
+
+async def export_csv(app: Any, headers: dict[str, str]) -> str:
+    """Stream the whole ``/admin/v1/orders.csv`` once over a real socket (ASGITransport would buffer
+    it): rows, time, first byte, slowest gap between chunks, RSS growth of this process (server and
+    client)."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))  # the socket already listens
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows, size, slowest_ms, first_ms = 0, 0, 0.0, None
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+            start = last = time.perf_counter()
+            async with client.stream("GET", "/admin/v1/orders.csv") as response:
+                response.raise_for_status()
+                async for chunk in response.aiter_bytes():
+                    now = time.perf_counter()
+                    first_ms = (now - start) * 1000 if first_ms is None else first_ms
+                    slowest_ms = max(slowest_ms, (now - last) * 1000)
+                    last = now
+                    rows += chunk.count(b"\n")
+                    size += len(chunk)
+            seconds = time.perf_counter() - start
+    finally:
+        server.should_exit = True
+        await serving
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    return (
+        f"CSV export of {rows - 1:,} orders ({size / 1e6:,.0f} MB): {seconds:.1f} s"
+        f" ({(rows - 1) / seconds:,.0f} rows/s), first byte {first_ms or 0:.0f} ms,"
+        f" slowest gap between chunks {slowest_ms:.0f} ms, peak RSS +{grown_mb:.0f} MB"
+    )
 
 
 def table(results: list[tuple[Scenario, Timing, Timing]]) -> str:
@@ -544,6 +583,7 @@ def main() -> None:
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded bench_orders")
     parser.add_argument("--keep", action="store_true", help="do not drop bench_orders at the end")
+    parser.add_argument("--export", action="store_true", help="also stream the whole CSV export once")
     args = parser.parse_args()
 
     url = database_url(args.server, DATABASE)
@@ -559,13 +599,15 @@ def main() -> None:
             file=sys.stderr,
         )
     try:
-        results = asyncio.run(measure(url, args.runs, args.seed, args.only))
+        results, exported = asyncio.run(measure(url, args.runs, args.seed, args.only, args.export))
     finally:
         if not args.keep:
             drop(args.server)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{args.orders:,} orders, {args.runs} runs per scenario ({stamp}), warm cache:\n")
     print(table(results))
+    if exported:
+        print(f"\n{exported}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ async def export_orders(
         cursor: str | None = None
         while True:
             async with sessions() as session:
-                page = await admin.list_orders(
+                page = await admin.export_page(
                     session, found, sort=sort, starting_after=cursor, limit=CSV_PAGE
                 )
             for order in page.items:

@@ -74,6 +74,12 @@ async def test_lists_filter_search_and_page(
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert [row["id"] for row in rows] == [orders[0]["id"], orders[1]["id"], risky["id"]]
+    listed = {o["id"]: o for o in first["data"]}[risky["id"]]
+    assert (rows[2]["total"], rows[2]["status"], rows[2]["fraud_decision"]) == (
+        str(listed["total"]),
+        "manual_review",
+        "review",
+    )
 
     detail = await get(client, f"/admin/v1/orders/{risky['id']}", viewer)
     assert detail["summary"]["status"] == "manual_review"
