@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=4, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     jobs_pool_size: int = Field(default=4, ge=1)
+    # A worker wakes on NOTIFY for new jobs, but not when a job waiting behind another one's lock (the
+    # next event of the same order) or a retry's scheduled time becomes free: it polls for those.
+    worker_poll_interval: float = Field(default=0.5, gt=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -40,6 +40,7 @@ async def run_worker(
                 "concurrency": concurrency,
                 "name": f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}",
                 "wait": wait,
+                "fetch_job_polling_interval": settings.worker_poll_interval,
                 "install_signal_handlers": wait,
                 "additional_context": context,
             }
