@@ -18,7 +18,7 @@ from typing import Literal
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.db.transaction import transaction
@@ -142,23 +142,18 @@ async def _finish(
     result: Delivery,
     now: datetime,
 ) -> Delivery:
+    values: dict[str, object] = {"last_error": result.detail}
+    if result.outcome == "delivered":
+        values |= {"status": "delivered", "delivered_at": now, "last_error": None}
+    elif result.outcome == "dead":
+        values |= {"status": "dead", "dead_at": now}
+    if attempt is not None:
+        values["attempts"] = OrderEvent.attempts + 1
     async with transaction(sessions) as session:
-        event = await session.scalar(
-            select(OrderEvent)
-            .where(OrderEvent.id == event_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert event is not None
         if attempt is not None:
             session.add(attempt)
-            event.attempts += 1
-        if result.outcome == "delivered":
-            event.status, event.delivered_at, event.last_error = "delivered", now, None
-        elif result.outcome == "dead":
-            event.status, event.dead_at, event.last_error = "dead", now, result.detail
-        else:
-            event.last_error = result.detail
+        # One UPDATE (no SELECT ... FOR UPDATE re-reading the payload): the row lock is the UPDATE's.
+        await session.execute(update(OrderEvent).where(OrderEvent.id == event_id).values(values))
     log.info("webhooks.delivery", event_id=event_id, outcome=result.outcome, detail=result.detail)
     return result
 

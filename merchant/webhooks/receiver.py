@@ -291,6 +291,9 @@ def _failure_body(status: int) -> dict[str, Any]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: two workers with 8 deliveries each in flight overflow
+    # it, and a dropped SYN costs the sender a 1 s retransmit (bench/RESULTS.md, "SYN drops").
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], receiver: WebhookReceiver) -> None:
         self.receiver = receiver
