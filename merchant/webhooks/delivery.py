@@ -1,9 +1,10 @@
 """Deliver one order event: sign it afresh, POST it, record the attempt, classify the answer.
 
 2xx -> delivered. Timeouts, connection errors, 408, 429 and 5xx -> retried (honouring
-``Retry-After``) until ``DELIVERY_WINDOW`` after the event was written, then dead. Any other
-answer, or a destination the outbound guard refuses -> dead at once (a dead letter staff can
-retry). The event id travels as ``Webhook-Id`` so receivers can drop repeats.
+``Retry-After``) until ``DELIVERY_WINDOW`` after the event was written, or after staff last
+retried or replayed it, then dead. Any other answer, or a destination the outbound guard refuses ->
+dead at once (a dead letter staff can retry). The event id travels as ``Webhook-Id`` so receivers
+can drop repeats.
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ def _classify(answer: _Answer, event: OrderEvent, now: datetime) -> Delivery:
     retryable = answer.status is None or answer.status in RETRYABLE_STATUSES
     if not retryable:
         return Delivery("dead", detail=f"{detail}: refused, not retried")
-    if now - event.created_at >= DELIVERY_WINDOW:
-        return Delivery("dead", detail=f"{detail}: still failing {DELIVERY_WINDOW} after the change")
+    window_start = max(event.created_at, event.requeued_at or event.created_at)
+    if now - window_start >= DELIVERY_WINDOW:
+        since = "the change" if window_start == event.created_at else "staff sent it again"
+        return Delivery("dead", detail=f"{detail}: still failing {DELIVERY_WINDOW} after {since}")
     return Delivery("retry", answer.retry_after, detail)
 
 

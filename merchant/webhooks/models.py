@@ -52,6 +52,8 @@ class OrderEvent(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     delivered_at: Mapped[datetime | None]
     dead_at: Mapped[datetime | None]
+    # When staff last retried or replayed it: a new 72 h retry window starts there.
+    requeued_at: Mapped[datetime | None]
 
 
 class WebhookAttempt(Base):

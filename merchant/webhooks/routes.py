@@ -52,6 +52,9 @@ class WebhookEventView(BaseModel):
     created_at: datetime
     delivered_at: datetime | None = Field(description="When it was last delivered.")
     dead_at: datetime | None = Field(description="When it was last dead-lettered.")
+    requeued_at: datetime | None = Field(
+        description="When staff last retried or replayed it; its 72 h retry window counts from there."
+    )
 
     @classmethod
     def fields_of(cls, event: OrderEvent) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class WebhookEventView(BaseModel):
             "created_at": event.created_at,
             "delivered_at": event.delivered_at,
             "dead_at": event.dead_at,
+            "requeued_at": event.requeued_at,
         }
 
     @classmethod

@@ -122,6 +122,7 @@ async def _requeue(session: AsyncSession, event: OrderEvent, *, why: str, now: d
         )
     previous_status = event.status
     event.status = "pending"  # delivered_at / dead_at / last_error stay: the last outcome until the next
+    event.requeued_at = now  # its retry window restarts
     await session.flush()
     await defer(session, deliver_event, lock=order_lock(event.order_id), event_id=event.id)
     log.info("webhooks.requeued", event_id=event.id, order_id=event.order_id, why=why, at=now.isoformat())
@@ -131,7 +132,8 @@ async def _requeue(session: AsyncSession, event: OrderEvent, *, why: str, now: d
 async def retry_dead(session: AsyncSession, event_id: str, now: datetime) -> Requeued:
     """A dead-lettered event goes back to ``pending`` with a new delivery job (order lock kept).
 
-    Its backoff restarts; the 72 h retry window still counts from the change (``created_at``).
+    Its backoff and its 72 h retry window restart (the window counts from ``requeued_at``), so a dead
+    letter retried after a long outage is retried again on a transient failure, not killed at once.
     """
     event = await _locked(session, event_id)
     if event.status != "dead":

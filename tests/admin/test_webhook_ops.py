@@ -5,6 +5,7 @@ retry a dead letter and replay a delivered event, delivered by the real worker t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from merchant.payments.stripe_emulator import StripeEmulator
 from merchant.webhooks.receiver import WebhookReceiver
 from tests.catalog.helpers import FEEDS, run_feed
 from tests.checkout.purchase import Agent
-from tests.webhooks.test_delivery import work
+from tests.webhooks.test_delivery import make_due, work
 
 pytestmark = pytest.mark.usefixtures("committed")
 SECRET = "whsec_admin_ops_receiver"
@@ -173,6 +174,46 @@ async def test_a_dead_letter_is_retried_and_delivered(
         {"status": "dead"},
         {"status": "pending", "order_id": order["id"]},
     )
+
+
+async def test_a_retry_after_the_delivery_window_gets_a_new_window(
+    committing_client: httpx.AsyncClient,
+    committed: AsyncEngine,
+    stripe: StripeEmulator,
+    receiver: WebhookReceiver,
+    worker_settings: Settings,
+    platform_agent: Agent,
+    operator: Headers,
+    viewer: Headers,
+) -> None:
+    client = committing_client
+    receiver.fail_until_resumed(status=503)  # a platform down for days
+    order = await platform_agent.buy(stripe)
+    async with committed.begin() as connection:
+        await connection.execute(
+            text("UPDATE order_event SET created_at = :at"), {"at": utc_now() - timedelta(hours=80)}
+        )
+    await work(worker_settings, committed)
+    [dead] = await events(client, viewer, status="dead")
+    assert (dead["order_id"], dead["attempt_count"]) == (order["id"], 1)
+    assert "after the change" in dead["last_error"]
+
+    retried = await client.post(f"{EVENTS}/{dead['id']}/retry", headers=operator)
+    assert retried.status_code == 202, retried.text
+    await work(worker_settings, committed)  # still down: a transient failure within the new window
+    detail = await get(client, f"{EVENTS}/{dead['id']}", viewer)
+    assert (detail["status"], detail["attempt_count"]) == ("pending", 2)
+    assert detail["last_error"] == "HTTP 503"
+    requeued_at = datetime.fromisoformat(detail["requeued_at"])
+    assert requeued_at - datetime.fromisoformat(dead["created_at"]) > timedelta(hours=79)
+
+    receiver.resume()
+    await make_due(committed)
+    await work(worker_settings, committed)
+    [arrived] = receiver.wait_for(1)
+    assert arrived.event_id == dead["id"]
+    detail = await get(client, f"{EVENTS}/{dead['id']}", viewer)
+    assert (detail["status"], detail["attempt_count"]) == ("delivered", 3)
 
 
 async def test_a_delivered_event_is_replayed_with_the_same_id(
