@@ -37,11 +37,15 @@ class OrderEvent(Base):
         CheckConstraint(sql_in("type", ("order_create", "order_update")), name="type"),
         Index("ix_order_event_order_sequence", "order_id", "sequence", unique=True),
         Index("ix_order_event_pending", "created_at", postgresql_where=text("status = 'pending'")),
+        # Staff lists, newest first and keyset-paged on (created_at, id): unfiltered, by status, by platform.
+        Index("ix_order_event_created_at", "created_at", "id"),
+        Index("ix_order_event_status_created_at", "status", "created_at", "id"),
+        Index("ix_order_event_platform_created_at", "platform_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # evt_<24 hex>, the Webhook-Id
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
-    platform_id: Mapped[str] = mapped_column(ForeignKey("agent_platform.id"), index=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("agent_platform.id"))
     type: Mapped[str] = mapped_column(String(16))
     sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per order: the order of changes
     acp_version: Mapped[str] = mapped_column(String(10))
