@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from types import FrameType
 
 import typer
 import uvicorn
@@ -33,6 +36,7 @@ def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / EMULATOR_URL_FILE).write_text(emulator.url)
         get_settings.cache_clear()  # a worker in this process reads the settings again
+    _exit_normally_on_sigterm()
     uvicorn.run(
         "merchant.app:create_app",
         factory=True,
@@ -45,3 +49,17 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+def _exit_normally_on_sigterm() -> None:
+    """uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found.
+
+    Left at the default action, that second SIGTERM kills the process without its exit handlers, and
+    the embedded PostgreSQL server (stopped by one of them) would outlive every ``docker stop`` or
+    ``systemctl stop``. A stop that was graceful is a normal exit.
+    """
+
+    def exit_now(signum: int, frame: FrameType | None) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, exit_now)

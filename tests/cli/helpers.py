@@ -34,8 +34,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def background(*args: str, env: dict[str, str], cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
-    """A long-running ``merchant`` process, stopped with SIGINT (then killed) on exit.
+def background(
+    *args: str, env: dict[str, str], cwd: Path | None = None, stop: signal.Signals = signal.SIGINT
+) -> Iterator[subprocess.Popen[str]]:
+    """A long-running ``merchant`` process, stopped with ``stop`` (then killed) on exit.
 
     Its output goes to a file (never a pipe nobody reads, which would block it).
     """
@@ -48,7 +50,7 @@ def background(*args: str, env: dict[str, str], cwd: Path | None = None) -> Iter
             yield process
         finally:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.send_signal(stop)
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
@@ -73,6 +75,16 @@ def wait_ready(base_url: str, process: subprocess.Popen[str], deadline_seconds: 
                 return response
         time.sleep(0.2)
     raise AssertionError(f"{base_url} not ready within {deadline_seconds} s")
+
+
+def wait_for_output(process: subprocess.Popen[str], text: str, deadline_seconds: float = 60) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while text not in output_of(process):
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}:\n{output_of(process)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} within {deadline_seconds} s:\n{output_of(process)}")
+        time.sleep(0.2)
 
 
 def postgres_running_in(data_dir: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,15 @@ from merchant.db import create_sessionmaker, transaction
 from merchant.db.migrations import head_revision
 from merchant.jobs import tasks
 from merchant.jobs.defer import defer
-from tests.cli.helpers import background, free_port, postgres_running_in, run_cli, wait_ready
+from tests.cli.helpers import (
+    background,
+    free_port,
+    output_of,
+    postgres_running_in,
+    run_cli,
+    wait_for_output,
+    wait_ready,
+)
 from tests.fixtures.database import recreate_database
 
 pytestmark = pytest.mark.slow
@@ -130,6 +139,24 @@ class TestServe:
             wait_ready(base, process)
             again = httpx.get(f"{base}/whoami", headers={"Authorization": f"Bearer {token}"})
         assert again.status_code == 200, "data must survive a restart"
+
+    @pytest.mark.parametrize("command", ["serve", "worker"])
+    def test_sigterm_stops_the_embedded_server_too(
+        self, tmp_path: Path, subprocess_env: dict[str, str], command: str
+    ) -> None:
+        """What ``docker stop`` and ``systemctl stop`` send: a graceful stop, exit 0, no server left."""
+        env = {k: v for k, v in subprocess_env.items() if k != "MERCHANT_DATABASE_URL"}
+        env["MERCHANT_LOG_LEVEL"] = "INFO"
+        port = free_port()
+        args = ("serve", "--port", str(port)) if command == "serve" else ("worker",)
+        with background(*args, env=env, cwd=tmp_path, stop=signal.SIGTERM) as process:
+            if command == "serve":
+                wait_ready(f"http://127.0.0.1:{port}", process)
+            else:
+                wait_for_output(process, "Starting worker")
+            assert postgres_running_in(tmp_path / ".merchant")
+        assert process.returncode == 0, output_of(process)
+        assert not postgres_running_in(tmp_path / ".merchant"), "the embedded server must stop too"
 
 
 class TestWorker:
