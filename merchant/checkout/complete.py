@@ -445,10 +445,16 @@ async def _finish(
     return Completion(View(record, evaluation), order)
 
 
-async def _completed(completer: Completer, session: AsyncSession, record: CheckoutSession) -> Completion:
+async def order_of(session: AsyncSession, record: CheckoutSession) -> OrderView | None:
+    """The order a completed session created (a GET of the session shows it, as complete did)."""
+    if record.status != COMPLETED:
+        return None
     order_id = await orders.order_id_for_session(session, record.id)
-    order = await orders.load(session, order_id) if order_id else None
-    return Completion(await _view(completer, session, record), order)
+    return await orders.load(session, order_id) if order_id else None
+
+
+async def _completed(completer: Completer, session: AsyncSession, record: CheckoutSession) -> Completion:
+    return Completion(await _view(completer, session, record), await order_of(session, record))
 
 
 async def _refused(

@@ -130,7 +130,7 @@ async def create_session(body: CreateIn, acp: Acp, _claim: Idempotent, session: 
 async def get_session(checkout_session_id: str, acp: Acp, session: SessionDep) -> Json:
     view = await service.get(session, acp.owner, checkout_session_id, config=acp.config, now=utc_now())
     await acp.audit(session, "get", view)
-    return acp.render(view)
+    return acp.render_completion(completion.Completion(view, await completion.order_of(session, view.record)))
 
 
 @router.post("/{checkout_session_id}", summary="Update a checkout session")

@@ -18,7 +18,7 @@ from sqlalchemy import Exists, exists, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchant.checkout.errors import SessionClosed, SessionNotFound, SessionNotOpen
+from merchant.checkout.errors import PaymentInFlight, SessionClosed, SessionNotFound, SessionNotOpen
 from merchant.checkout.evaluate import Evaluation, RequestedItem, Status, evaluate
 from merchant.checkout.items import catalog_items
 from merchant.checkout.models import CheckoutSession
@@ -168,6 +168,16 @@ def _payment_in_flight(session_id: Any) -> Exists:
     return exists().where(Payment.checkout_session_id == session_id, Payment.status == CHARGING)
 
 
+async def _refuse_while_charging(session: AsyncSession, record: CheckoutSession) -> None:
+    """The cart must not change, nor the session close, under a charge whose outcome is not known:
+    the order is made from this session if the charge succeeds. The row lock held by the caller
+    orders this check with the complete that writes the charging payment under the same lock."""
+    if await session.scalar(select(_payment_in_flight(record.id))):
+        raise PaymentInFlight(
+            f"Checkout session {record.id} is being paid for; its outcome decides. Retry shortly."
+        )
+
+
 async def read(session: AsyncSession, owner: str, session_id: str, *, now: datetime) -> CheckoutSession:
     """The session row, unlocked (expired on read when due)."""
     return await _load(session, owner, session_id, lock=False, now=now)
@@ -197,6 +207,7 @@ async def update(
     record = await _load(session, owner, session_id, lock=True, now=now)
     if record.status != OPEN:
         raise SessionNotOpen(f"Checkout session {session_id} is {record.status}; it cannot change.")
+    await _refuse_while_charging(session, record)
     record.updated_at = now
     if not isinstance(changes.items, Unset):
         record.items = _items_json(changes.items)
@@ -220,6 +231,7 @@ async def cancel(
     record = await _load(session, owner, session_id, lock=True, now=now)
     if record.status in (COMPLETED, CANCELED):
         raise SessionClosed(f"Checkout session {session_id} is already {record.status}.")
+    await _refuse_while_charging(session, record)
     record.status, record.canceled_at, record.updated_at = CANCELED, now, now
     await session.flush()
     return View(record, await evaluate_record(session, record, config))

@@ -88,6 +88,8 @@ async def test_a_purchase_charges_once_and_creates_the_order(
     again = assert_completed(await agent.complete(session["id"], token))  # another key: same order
     assert again["order"]["id"] == order["id"]
     assert len(intents_for(stripe, session["id"])) == 1
+    got = await agent.client.get(f"/checkout_sessions/{session['id']}", headers=agent.key())
+    assert assert_completed(got)["order"] == order  # a GET of the completed session shows its order
     page = await agent.client.get(order["permalink_url"].removeprefix("http://merchant.test"))
     assert page.status_code == 200
     assert f"order {order['order_number']}" in page.text
@@ -100,6 +102,8 @@ async def test_a_decline_keeps_the_session_payable(
     before = await stock(committed)
     poor = stripe.create_granted_token(payment_method="pm_card_chargeDeclinedInsufficientFunds")
     declined = assert_payable(await agent.complete(session["id"], poor), "payment_declined")
+    got = await agent.client.get(f"/checkout_sessions/{session['id']}", headers=agent.key())
+    assert (got.status_code, "order" in got.json()) == (200, False)
     message = next(m for m in declined["messages"] if m["code"] == "payment_declined")
     assert (message["param"], message["content"]) == (
         "$.payment_data",
@@ -252,6 +256,34 @@ async def test_a_crash_between_any_two_steps_then_the_same_retry_charges_once(
     statuses = select(Payment.status).where(Payment.checkout_session_id == session["id"])
     assert await scalar(committed, statuses) == "authorized"
     assert done["order"]["id"]
+
+
+async def test_no_cancel_or_cart_change_while_the_charge_is_in_flight(
+    agent: Agent, stripe: StripeEmulator, committed: AsyncEngine, crash: Callable[[str], None]
+) -> None:
+    """A charge whose outcome is unknown (the process died after Stripe took it) decides the
+    session: a cancel or an update meanwhile is refused, so no order is made from a cart that
+    was not paid for, and no paid session ends canceled."""
+    session = await agent.ready_session()
+    token = stripe.create_granted_token()
+    crash("after_charge")
+    assert (await agent.complete(session["id"], token, key="pay-1")).status_code == 500
+    path = f"/checkout_sessions/{session['id']}"
+
+    canceled = await agent.client.post(f"{path}/cancel", headers=agent.key(), json={})
+    changed = await agent.client.post(
+        path, headers=agent.key(), json={"line_items": [{"id": "tee-red-s", "quantity": 9}]}
+    )
+    for refused in (canceled, changed):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "checkout_session_in_progress"
+        assert refused.headers["Retry-After"] == "2"
+
+    done = assert_completed(await agent.complete(session["id"], token, key="pay-1"))
+    assert [li["quantity"]["ordered"] for li in done["order"]["line_items"]] == [2]  # what was paid
+    assert len(intents_for(stripe, session["id"])) == 1
+    late = await agent.client.post(f"{path}/cancel", headers=agent.key(), json={})
+    assert late.status_code == 405
 
 
 async def test_parallel_completes_of_one_session_make_one_charge(
