@@ -198,4 +198,6 @@ def _chosen(options: tuple[Option, ...], selected: str | None, messages: list[Me
         text = f"Fulfilment option {selected!r} is not offered for this cart and address."
         messages.append(Message(MessageType.error, "invalid", "$.selected_fulfillment_options[0]", text))
         return None
-    return options[0].id if len(options) == 1 else None
+    # A default (the cheapest, then the first offered), so the first answer with an address already
+    # has its shipping, tax and total; the agent may choose another.
+    return min(options, key=lambda option: option.amount).id if options else None

@@ -74,17 +74,25 @@ def test_ready_when_address_and_option_are_set() -> None:
     assert result.messages == ()
 
 
-def test_not_ready_without_address_or_choice() -> None:
+def test_not_ready_without_address() -> None:
     no_address = run([("tee", 1)], destination=None)
     assert no_address.status is Status.not_ready_for_payment
     assert codes(no_address) == [("error", "missing", "$.fulfillment_details.address")]
-    no_choice = run([("tee", 1)], selected=None)
-    assert (no_choice.status, no_choice.selected_option, no_choice.totals.fulfillment) == (
-        Status.not_ready_for_payment,
-        None,
-        0,
+
+
+def test_the_cheapest_option_is_preselected_until_the_agent_chooses() -> None:
+    default = run([("tee", 1)], selected=None)
+    cheapest = min(default.options, key=lambda option: option.amount)
+    assert len(default.options) > 1
+    assert (default.status, default.selected_option, default.totals.fulfillment) == (
+        Status.ready_for_payment,
+        cheapest.id,
+        cheapest.amount,
     )
-    assert codes(no_choice) == [("error", "missing", "$.selected_fulfillment_options")]
+    assert codes(default) == []
+    other = next(o for o in default.options if o.id != cheapest.id)
+    chosen = run([("tee", 1)], selected=other.id)
+    assert (chosen.selected_option, chosen.totals.fulfillment) == (other.id, other.amount)
 
 
 def test_the_only_option_is_chosen_for_the_buyer() -> None:
