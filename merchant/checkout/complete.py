@@ -238,6 +238,7 @@ async def _prepare(
             currency=record.currency,
             capture_method=capture,
             token_info=token_info,
+            unit_prices={line.item.variant_id: line.item.unit_amount for line in evaluation.lines},
             now=now,
         )
         charge = _charge_request(payment, record)

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import Exists, exists, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.checkout.errors import PaymentInFlight, SessionClosed, SessionNotFound, SessionNotOpen
-from merchant.checkout.evaluate import Evaluation, RequestedItem, Status, evaluate
+from merchant.checkout.evaluate import CatalogItem, Evaluation, RequestedItem, Status, evaluate
 from merchant.checkout.items import catalog_items
 from merchant.checkout.models import CheckoutSession
 from merchant.checkout.tax import Destination
 from merchant.merchant_config import MerchantConfig
-from merchant.payments.models import Payment
+from merchant.payments.models import LIVE_STATUSES, Payment
 from merchant.payments.service import CHARGING
 
 OPEN, COMPLETED, CANCELED, EXPIRED = "open", "completed", "canceled", "expired"
@@ -95,16 +95,19 @@ def missing_interventions(config: MerchantConfig, agent: Sequence[str]) -> list[
 
 
 async def evaluate_record(
-    session: AsyncSession, record: CheckoutSession, config: MerchantConfig
+    session: AsyncSession, record: CheckoutSession, config: MerchantConfig, *, new: bool = False
 ) -> Evaluation:
-    """The stored session against the live catalog, shipping and tax."""
+    """The stored session against the live catalog, shipping and tax; once paid for (a payment in
+    flight or done), at the prices it was charged, its stock no longer checked (it is held)."""
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
     taxes = config.tax_provider()
     rule = await taxes.rule_for(destination) if destination else taxes.default
+    items = await catalog_items(session, {item.variant_id for item in requested})
+    charged = None if new else await _charged_prices(session, record.id)
     return evaluate(
         requested,
-        await catalog_items(session, {item.variant_id for item in requested}),
+        items if charged is None else _as_charged(items, charged),
         currency=record.currency,
         destination=destination,
         selected_option=record.selected_option,
@@ -112,6 +115,26 @@ async def evaluate_record(
         tax=rule,
         missing_interventions=missing_interventions(config, record.agent_interventions),
     )
+
+
+async def _charged_prices(session: AsyncSession, session_id: str) -> dict[str, Any] | None:
+    """The unit prices of the session's payment in flight or behind its order, if any."""
+    paid = or_(Payment.status.in_(LIVE_STATUSES), Payment.order_id.is_not(None))
+    query = (
+        select(Payment.unit_prices)
+        .where(Payment.checkout_session_id == session_id, paid)
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    )
+    return await session.scalar(query)
+
+
+def _as_charged(items: dict[str, CatalogItem], prices: dict[str, Any]) -> dict[str, CatalogItem]:
+    def charged(item: CatalogItem) -> CatalogItem:
+        price = int(prices[item.variant_id])
+        return replace(item, unit_amount=price, purchasable=True, inventory_quantity=None)
+
+    return {vid: charged(item) if vid in prices else item for vid, item in items.items()}
 
 
 async def create(
@@ -141,7 +164,7 @@ async def create(
         expires_at=now + timedelta(minutes=config.checkout.session_ttl_minutes),
     )
     session.add(record)
-    evaluation = await evaluate_record(session, record, config)
+    evaluation = await evaluate_record(session, record, config, new=True)
     record.selected_option = evaluation.selected_option  # the only option is chosen for the buyer
     await session.flush()
     return View(record, evaluation)

@@ -67,6 +67,8 @@ class Payment(Base):
     card: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the PSP's risk outcome
     token_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the pre-charge inspection
+    # {variant id: unit amount} the charge was priced at: the order is made at these prices.
+    unit_prices: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     decline_code: Mapped[str | None] = mapped_column(String(64))
     decline: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -59,6 +59,7 @@ async def start(
     currency: str,
     capture_method: CaptureMethod,
     token_info: TokenInfo | None,
+    unit_prices: dict[str, int],
     now: datetime,
 ) -> Payment:
     payment_id = f"pay_{secrets.token_hex(12)}"
@@ -75,6 +76,7 @@ async def start(
         idempotency_key=psp_key(payment_id),
         card=dict(token_info.card) if token_info else {},
         token_details=_token_details(token_info),
+        unit_prices=unit_prices,
         created_at=now,
         updated_at=now,
     )

@@ -286,6 +286,30 @@ async def test_no_cancel_or_cart_change_while_the_charge_is_in_flight(
     assert late.status_code == 405
 
 
+async def test_the_order_is_made_at_the_prices_charged(
+    agent: Agent, stripe: StripeEmulator, committed: AsyncEngine, crash: Callable[[str], None]
+) -> None:
+    """A feed reprices the variant while the charge's outcome is unknown: the retry makes the order
+    at the charged prices, and the completed session keeps showing them."""
+    session = await agent.ready_session()
+    token = stripe.create_granted_token()
+    crash("after_charge")
+    assert (await agent.complete(session["id"], token, key="pay-1")).status_code == 500
+    async with committed.begin() as connection:
+        await connection.execute(
+            text("UPDATE catalog_variant SET price_amount = price_amount * 3, sale_price_amount = NULL")
+        )
+
+    done = assert_completed(await agent.complete(session["id"], token, key="pay-1"))
+    [intent] = intents_for(stripe, session["id"])
+    order_total = {t["type"]: t["amount"] for t in done["order"]["totals"]}["total"]
+    assert order_total == intent["amount"] == total_of(session)
+    assert {t["type"]: t["amount"] for t in done["totals"]}["total"] == total_of(session)
+    assert [m for m in done["messages"] if m["type"] == "error"] == []
+    got = await agent.client.get(f"/checkout_sessions/{session['id']}", headers=agent.key())
+    assert {t["type"]: t["amount"] for t in got.json()["totals"]}["total"] == total_of(session)
+
+
 async def test_parallel_completes_of_one_session_make_one_charge(
     agent: Agent, stripe: StripeEmulator, committed: AsyncEngine
 ) -> None:
