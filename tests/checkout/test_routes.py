@@ -254,3 +254,59 @@ async def test_official_complete_examples_pass_validation(
     assert (response.status_code, response.json()["code"]) == (400, "checkout_session_not_ready"), (
         response.text
     )
+
+
+# Every request example the ACP repository ships, of every pinned version, sent as it is to our
+# current API under today's API-Version (agents upgrade their header before their payloads): the
+# answer is a schema-valid session or the flat error with a JSONPath ``param``, never a 5xx.
+ALL_EXAMPLES = ACP / "examples"
+ROUTES = {"create": "", "update": "/{id}", "complete": "/{id}/complete", "cancel": "/{id}/cancel"}
+
+
+def _route(name: str) -> str | None:
+    """``create_checkout_session_request``, ``complete_session_with_...``, ``cancel_...`` -> the route."""
+    return next((kind for kind in ROUTES if name.startswith(f"{kind}_")), None)
+
+
+def _request_examples() -> list[Any]:
+    found: list[Any] = []
+    if not ALL_EXAMPLES.exists():
+        return [pytest.param("none", "create", {}, marks=pytest.mark.skip(reason="no ACP examples"))]
+    for path in sorted(ALL_EXAMPLES.glob("*/examples.*checkout.json")):
+        for name, body in json.loads(path.read_text()).items():
+            kind = _route(name)
+            if "request" in name and kind is not None and isinstance(body, dict):
+                label = f"{path.parent.name}/{name}"
+                found.append(pytest.param(label, kind, body, id=label))
+    for path in sorted(ALL_EXAMPLES.glob("*/discount-extension/*.json")):
+        request = json.loads(path.read_text()).get("request")
+        if isinstance(request, dict):
+            label = f"{path.parent.parent.name}/discount/{path.stem}"
+            found.append(pytest.param(label, "create", request, id=label))
+    return found
+
+
+def assert_protocol_answer(response: httpx.Response) -> None:
+    assert response.status_code < 500, response.text
+    body = response.json()
+    if response.status_code < 300:
+        assert schema_problems(body, "CheckoutSession", CHECKOUT_SCHEMA_PATH) == []
+        return
+    assert {"type", "code", "message"} <= set(body), body
+    assert "traceback" not in response.text.lower()
+    if body.get("param") is not None:
+        assert str(body["param"]).startswith("$"), body
+
+
+@pytest.mark.parametrize(("label", "kind", "example"), _request_examples())
+async def test_every_request_example_gets_a_protocol_answer(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, label: str, kind: str, example: dict[str, Any]
+) -> None:
+    session_id = ""
+    if kind != "create":
+        body = {"currency": "usd", "line_items": [{"id": "mug"}], "capabilities": {}}
+        created = await client.post("/checkout_sessions", headers=key(agent), json=body)
+        assert created.status_code == 201, created.text
+        session_id = created.json()["id"]
+    path = "/checkout_sessions" + ROUTES[kind].format(id=session_id)
+    assert_protocol_answer(await client.post(path, headers=key(agent), json=copy.deepcopy(example)))
