@@ -207,7 +207,8 @@ async def _prepare(
         if resumed is not None:
             return _resume(resumed, record)
         _apply(record, request, now=now)
-        evaluation = await sessions_service.evaluate_record(session, record, completer.config)
+        # No live payment (checked above under the row lock): priced from the live catalog.
+        evaluation = await sessions_service.evaluate_record(session, record, completer.config, unpaid=True)
         _check_ready(evaluation, session_id)
         handler = _check_payment(completer.config, request.payment)
         refusal = _token_refusal(token_info, evaluation, record.currency, now=now)

@@ -95,16 +95,19 @@ def missing_interventions(config: MerchantConfig, agent: Sequence[str]) -> list[
 
 
 async def evaluate_record(
-    session: AsyncSession, record: CheckoutSession, config: MerchantConfig, *, new: bool = False
+    session: AsyncSession, record: CheckoutSession, config: MerchantConfig, *, unpaid: bool = False
 ) -> Evaluation:
     """The stored session against the live catalog, shipping and tax; once paid for (a payment in
-    flight or done), at the prices it was charged, its stock no longer checked (it is held)."""
+    flight or done), at the prices it was charged, its stock no longer checked (it is held).
+
+    ``unpaid``: the caller knows no such payment exists (a new session, or one it checked under its
+    row lock), so the payment is not looked up."""
     requested = [RequestedItem(i["id"], int(i["quantity"])) for i in record.items]
     destination = _destination(record.fulfillment_details)
     taxes = config.tax_provider()
     rule = await taxes.rule_for(destination) if destination else taxes.default
     items = await catalog_items(session, {item.variant_id for item in requested})
-    charged = None if new else await _charged_prices(session, record.id)
+    charged = None if unpaid else await _charged_prices(session, record.id)
     return evaluate(
         requested,
         items if charged is None else _as_charged(items, charged),
@@ -164,8 +167,8 @@ async def create(
         expires_at=now + timedelta(minutes=config.checkout.session_ttl_minutes),
     )
     session.add(record)
-    evaluation = await evaluate_record(session, record, config, new=True)
-    record.selected_option = evaluation.selected_option  # the only option is chosen for the buyer
+    evaluation = await evaluate_record(session, record, config, unpaid=True)
+    record.selected_option = evaluation.selected_option  # the default option, until the agent chooses
     await session.flush()
     return View(record, evaluation)
 
@@ -242,7 +245,7 @@ async def update(
         record.selected_option = changes.selected_option
     if not isinstance(changes.order_notes, Unset):
         record.order_notes = changes.order_notes
-    evaluation = await evaluate_record(session, record, config)
+    evaluation = await evaluate_record(session, record, config, unpaid=True)
     record.selected_option = evaluation.selected_option
     await session.flush()
     return View(record, evaluation)
@@ -257,7 +260,7 @@ async def cancel(
     await _refuse_while_charging(session, record)
     record.status, record.canceled_at, record.updated_at = CANCELED, now, now
     await session.flush()
-    return View(record, await evaluate_record(session, record, config))
+    return View(record, await evaluate_record(session, record, config, unpaid=True))
 
 
 async def expire_due(session: AsyncSession, *, now: datetime) -> int:
