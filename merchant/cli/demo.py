@@ -45,7 +45,9 @@ from merchant.payments.stripe_gateway import SPT_STRIPE_VERSION, stripe_client
 from merchant.platforms import service as platforms
 from merchant.webhooks.receiver import WebhookReceiver
 
-console = Console()
+# soft_wrap: a URL or JSON line is printed whole, never folded at the console width (a folded
+# permalink cannot be copied, and tests read the lines).
+console = Console(soft_wrap=True)
 DEMO_PLATFORM = "Demo agent platform"
 DEMO_SECRET = "whsec_demo_platform"  # shared with the demo receiver; a demo, not a secret
 
