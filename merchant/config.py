@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     acp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long an Idempotency-Key's answer is replayed (ACP: at least 24 h).
     idempotency_retention_hours: int = Field(default=72, ge=24, le=24 * 30)
+    # A complete holds its session and its Idempotency-Key by a lease, not by a database connection,
+    # while the PSP answers; a lease left by a dead process runs out after this long and the next
+    # complete takes over (it resumes the same charge with the same PSP key: never a second charge).
+    complete_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Requests to URLs others give us (feed URLs) may reach private, loopback and link-local
     # addresses only when this is set (development and tests); production leaves it off.
     outbound_allow_private: bool = False

@@ -1,33 +1,38 @@
 """Complete a checkout session: charge the delegated credential once, create exactly one order.
 
 Recovery points (shared/docs/payments-stripe.md §5.4), so that retries, races and crashes can
-never charge twice or leave a charge without its order:
+never charge twice or leave a charge without its order. The request's own session is used for
+every step, committed before each PSP call (``checkpoint``): a complete never holds a database
+connection while the PSP answers, and never needs two at once.
 
-1. ``prepare`` (its own transaction, committed before the PSP is called): lock the session,
-   check it can be paid, assess fraud, hold the stock, write the payment attempt (``charging``)
-   whose id is the PSP idempotency key.
-2. ``charge``: call the PSP with that key, outside any transaction. An unknown outcome
-   (timeout, 5xx, connection lost) leaves the attempt ``charging``: the answer is 503 and the
-   next retry resumes the same attempt with the same key, so the PSP replays its first answer.
-3. ``finish`` (the request's transaction, which also saves the idempotency record): record the
-   answer; on success create the order, hand the held stock to it and close the session; on a
-   decline release the stock and keep the session payable.
+1. ``claim``: take the session's completion lease (one complete at a time; a concurrent one,
+   whatever its Idempotency-Key, gets 409) and note whether a payment is already live; committed,
+   with the Idempotency-Key's pending claim. The token is then inspected at the PSP.
+2. ``prepare``: lock the session, check it can be paid, assess fraud, hold the stock, write the
+   payment attempt (``charging``) whose id is the PSP idempotency key; committed.
+3. ``charge``: call the PSP with that key. An unknown outcome (timeout, 5xx, connection lost)
+   leaves the attempt ``charging``: the answer is 503 and the next retry resumes the same
+   attempt with the same key, so the PSP replays its first answer.
+4. ``finish`` (the request's last transaction, which also saves the idempotency record and ends
+   the lease): record the answer; on success create the order, hand the held stock to it and
+   close the session; on a decline release the stock and keep the session payable.
 
-A per-session advisory lock, held by the request's transaction for the whole call, makes a
-concurrent complete of the same session (whatever its Idempotency-Key) a 409 instead of a
-second charge; a crashed process's lock dies with its connection, so its retry resumes. A
+A lease left by a dead process runs out (``Completer.lease``) and the next complete takes it
+over; a takeover while the first request still runs is safe too: it resumes the same attempt
+with the same PSP key, and ``finish`` under the row locks records one outcome and one order. A
 partial unique index (one live payment per session) is the last line of defence.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.checkout import service as sessions_service
@@ -35,7 +40,7 @@ from merchant.checkout.errors import SessionNotOpen
 from merchant.checkout.evaluate import Evaluation, Message, MessageType, Status
 from merchant.checkout.models import CheckoutSession
 from merchant.checkout.service import COMPLETED, OPEN, View
-from merchant.db.transaction import transaction
+from merchant.db.transaction import checkpoint, transaction
 from merchant.errors import Conflict, InvalidRequest, ServiceUnavailable
 from merchant.fraud import rules as fraud_rules
 from merchant.fraud import service as fraud
@@ -121,6 +126,7 @@ class Completer:
     gateway: PaymentGateway
     config: MerchantConfig
     public_base: str  # where the order-status pages are served (the permalink_url)
+    lease: timedelta = timedelta(seconds=30)  # MERCHANT_COMPLETE_LEASE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,27 +152,75 @@ async def complete(
     now: datetime,
 ) -> Completion:
     """The completed session and its order, or the still-open session with why it was not paid."""
-    await _lock_completion(session, session_id)
     record = await sessions_service.read(session, owner, session_id, now=now)  # no row lock here
     if record.status == COMPLETED:  # a retry with another key, or after a lost response
         return await _completed(completer, session, record)
     if record.status != OPEN:
         raise SessionNotOpen(f"Checkout session {session_id} is {record.status}.")
+    lease = await _take_lease(completer, session, session_id, now=now)
+    if lease.status == COMPLETED:  # another complete finished while we waited for the row
+        await sessions_service.release_completion_lease(session, lease)
+        record = await sessions_service.lock(session, owner, session_id, now=now)
+        return await _completed(completer, session, record)
+    if lease.status != OPEN:
+        raise SessionNotOpen(f"Checkout session {session_id} is {lease.status}.")
+    resuming = await payments.live_payment(session, session_id) is not None
+    async with _under_lease(session, lease):  # the lease (and the key's claim) are committed
+        return await _complete_held(completer, session, owner, request, lease, resuming, now=now)
+
+
+async def _complete_held(
+    completer: Completer,
+    session: AsyncSession,
+    owner: str,
+    request: CompleteRequest,
+    lease: sessions_service.CompletionLease,
+    resuming: bool,
+    *,
+    now: datetime,
+) -> Completion:
+    """Steps 2 to 4, under the lease; the caller ends it if this raises."""
     token_info = None
-    if await payments.live_payment(session, session_id) is None and request.payment.token:
+    if not resuming and request.payment.token:
         token_info = await _inspect(completer.gateway, request.payment.token)
-    step = await _prepare(completer, owner, session_id, request, token_info, now=now)
-    if isinstance(step, _Refused):
-        return await _refused(completer, session, owner, session_id, step.message, now=now)
-    result = await _charge(completer.gateway, step.request)
-    return await _finish(completer, session, owner, step, result, now=now)
+    step = await _prepare(completer, session, owner, lease.session_id, request, token_info, now=now)
+    if isinstance(step, Completion):
+        done = step
+    elif isinstance(step, _Refused):
+        done = await _refused(completer, session, owner, lease.session_id, step.message, now=now)
+    else:
+        await checkpoint(session)  # the attempt is committed before the PSP sees its key
+        result = await _charge(completer.gateway, step.request)
+        done = await _finish(completer, session, owner, step, result, now=now)
+    await sessions_service.release_completion_lease(session, lease)
+    return done
 
 
-async def _lock_completion(session: AsyncSession, session_id: str) -> None:
-    """One complete per session at a time; held until the request's transaction ends."""
-    key = func.hashtextextended(f"checkout-complete:{session_id}", 0)
-    if not await session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+async def _take_lease(
+    completer: Completer, session: AsyncSession, session_id: str, *, now: datetime
+) -> sessions_service.CompletionLease:
+    lease = await sessions_service.take_completion_lease(session, session_id, now=now, lease=completer.lease)
+    if lease is None:
         raise CompletionInFlight(f"Checkout session {session_id} is being completed by another request.")
+    return lease
+
+
+@asynccontextmanager
+async def _under_lease(session: AsyncSession, lease: sessions_service.CompletionLease) -> AsyncIterator[None]:
+    """Commit the lease just taken; a block that then fails ends it."""
+    await checkpoint(session)
+    try:
+        yield
+    except BaseException:
+        await _drop_lease(session, lease)
+        raise
+
+
+async def _drop_lease(session: AsyncSession, lease: sessions_service.CompletionLease) -> None:
+    """A complete that failed after its lease was committed ends it, so a retry need not wait."""
+    await session.rollback()
+    await sessions_service.release_completion_lease(session, lease)
+    await checkpoint(session)
 
 
 async def _inspect(gateway: PaymentGateway, token: str) -> TokenInfo | None:
@@ -192,58 +246,60 @@ async def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResu
 
 async def _prepare(
     completer: Completer,
+    session: AsyncSession,
     owner: str,
     session_id: str,
     request: CompleteRequest,
     token_info: TokenInfo | None,
     *,
     now: datetime,
-) -> _Charge | _Refused:
-    async with transaction(completer.sessions) as session:
-        record = await sessions_service.lock(session, owner, session_id, now=now)
-        if record.status != OPEN:
-            raise SessionNotOpen(f"Checkout session {session_id} is {record.status}.")
-        resumed = await payments.live_payment(session, session_id, lock=True)
-        if resumed is not None:
-            return _resume(resumed, record)
-        _apply(record, request, now=now)
-        # No live payment (checked above under the row lock): priced from the live catalog.
-        evaluation = await sessions_service.evaluate_record(session, record, completer.config, unpaid=True)
-        _check_ready(evaluation, session_id)
-        handler = _check_payment(completer.config, request.payment)
-        refusal = _token_refusal(token_info, evaluation, record.currency, now=now)
-        if refusal is not None:
-            return _Refused(refusal)
-        assessment = await fraud.assess_checkout(
-            session,
-            _fraud_inputs(record, evaluation, request.risk, token_info),
-            completer.config.fraud,
-            now=now,
-        )
-        if assessment.outcome.decision is fraud_rules.Decision.block:
-            return _Refused(_payment_message(Decline("blocked")))
-        try:
-            await inventory.hold(session, session_id, _cart(evaluation), now=now)
-        except inventory.OutOfStock:
-            return _Refused(_stock_message())
-        review = assessment.outcome.decision is fraud_rules.Decision.review
-        capture = _capture_method(completer.config, evaluation, review=review)
-        token = request.payment.token or ""
-        payment = await payments.start(
-            session,
-            checkout_session_id=session_id,
-            handler_id=handler,
-            credential_type=request.payment.credential_type or "",
-            token=token,
-            amount=evaluation.totals.total,
-            currency=record.currency,
-            capture_method=capture,
-            token_info=token_info,
-            unit_prices={line.item.variant_id: line.item.unit_amount for line in evaluation.lines},
-            now=now,
-        )
-        charge = _charge_request(payment, record)
-        return _Charge(payment.id, charge, review, assessment.id)
+) -> _Charge | _Refused | Completion:
+    record = await sessions_service.lock(session, owner, session_id, now=now)
+    if record.status == COMPLETED:  # by a complete that took over a lease we outlived
+        return await _completed(completer, session, record)
+    if record.status != OPEN:
+        raise SessionNotOpen(f"Checkout session {session_id} is {record.status}.")
+    resumed = await payments.live_payment(session, session_id, lock=True)
+    if resumed is not None:
+        return _resume(resumed, record)
+    _apply(record, request, now=now)
+    # No live payment (checked above under the row lock): priced from the live catalog.
+    evaluation = await sessions_service.evaluate_record(session, record, completer.config, unpaid=True)
+    _check_ready(evaluation, session_id)
+    handler = _check_payment(completer.config, request.payment)
+    refusal = _token_refusal(token_info, evaluation, record.currency, now=now)
+    if refusal is not None:
+        return _Refused(refusal)
+    assessment = await fraud.assess_checkout(
+        session,
+        _fraud_inputs(record, evaluation, request.risk, token_info),
+        completer.config.fraud,
+        now=now,
+    )
+    if assessment.outcome.decision is fraud_rules.Decision.block:
+        return _Refused(_payment_message(Decline("blocked")))
+    try:
+        await inventory.hold(session, session_id, _cart(evaluation), now=now)
+    except inventory.OutOfStock:
+        return _Refused(_stock_message())
+    review = assessment.outcome.decision is fraud_rules.Decision.review
+    capture = _capture_method(completer.config, evaluation, review=review)
+    token = request.payment.token or ""
+    payment = await payments.start(
+        session,
+        checkout_session_id=session_id,
+        handler_id=handler,
+        credential_type=request.payment.credential_type or "",
+        token=token,
+        amount=evaluation.totals.total,
+        currency=record.currency,
+        capture_method=capture,
+        token_info=token_info,
+        unit_prices={line.item.variant_id: line.item.unit_amount for line in evaluation.lines},
+        now=now,
+    )
+    charge = _charge_request(payment, record)
+    return _Charge(payment.id, charge, review, assessment.id)
 
 
 def _resume(payment: Payment, record: CheckoutSession) -> _Charge:
@@ -408,6 +464,8 @@ async def _finish(
     now: datetime,
 ) -> Completion:
     record = await sessions_service.lock(session, owner, step.request.checkout_session_id, now=now)
+    if record.status == COMPLETED:  # a complete that took over our lease recorded this charge
+        return await _completed(completer, session, record)
     payment = await payments.lock(session, step.payment_id)
     payments.record_charge(payment, result, now=now)
     if result.status not in (ChargeStatus.authorized, ChargeStatus.captured):
@@ -498,23 +556,40 @@ async def reconcile(completer: Completer, payment_id: str, *, now: datetime) -> 
     """Settle one stalled payment from what Stripe knows: finish the order, or give the stock back.
 
     A retried complete does the same thing; this covers agents that never retry, so no charge is
-    left without its order.
+    left without its order. Like a complete, it holds the session's lease (not a connection)
+    while Stripe is asked.
     """
     async with transaction(completer.sessions) as session:
         payment = await payments.lock(session, payment_id)
         if payment.status != payments.CHARGING:
             return "already settled"
-        try:
-            await _lock_completion(session, payment.checkout_session_id)
-        except CompletionInFlight:
+        lease = await sessions_service.take_completion_lease(
+            session, payment.checkout_session_id, now=now, lease=completer.lease
+        )
+        if lease is None:
             return "a complete is running"
         record = await session.get(CheckoutSession, payment.checkout_session_id)
         assert record is not None
-        try:
-            result = await completer.gateway.find_charge(payment.id)
-        except (GatewayUnavailable, GatewayError):
-            return "payment provider unavailable"
-        if result is None:  # the charge never reached Stripe: nothing to finish
-            result = ChargeResult(ChargeStatus.canceled, decline=Decline("abandoned"))
-        done = await _finish(completer, session, record.owner, _resume(payment, record), result, now=now)
-        return "order created" if done.order is not None else f"payment {result.status.value}"
+        async with _under_lease(session, lease):
+            return await _settle(completer, session, payment, record, lease, now=now)
+
+
+async def _settle(
+    completer: Completer,
+    session: AsyncSession,
+    payment: Payment,
+    record: CheckoutSession,
+    lease: sessions_service.CompletionLease,
+    *,
+    now: datetime,
+) -> str:
+    try:
+        result = await completer.gateway.find_charge(payment.id)
+    except (GatewayUnavailable, GatewayError):
+        await _drop_lease(session, lease)
+        return "payment provider unavailable"
+    if result is None:  # the charge never reached Stripe: nothing to finish
+        result = ChargeResult(ChargeStatus.canceled, decline=Decline("abandoned"))
+    done = await _finish(completer, session, record.owner, _resume(payment, record), result, now=now)
+    await sessions_service.release_completion_lease(session, lease)
+    return "order created" if done.order is not None else f"payment {result.status.value}"

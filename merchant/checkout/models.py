@@ -42,3 +42,7 @@ class CheckoutSession(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())  # set by the service
     expires_at: Mapped[datetime]
     canceled_at: Mapped[datetime | None]
+    # One complete at a time (checkout.complete): held across the PSP call without holding a
+    # database connection; a lease left by a dead process runs out and is taken over.
+    completion_lease_until: Mapped[datetime | None]
+    completion_lease_token: Mapped[str | None] = mapped_column(String(32))

@@ -7,6 +7,7 @@ an ``Idempotency-Key`` (``IdempotentRoute``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -28,7 +29,7 @@ from merchant.checkout.wire_2026_04_17 import (
 from merchant.http.audit import AuditCtx
 from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.idempotency import Idempotent, IdempotentRoute
+from merchant.http.idempotency import HeldIdempotent, Idempotent, IdempotentRoute
 from merchant.http.locale import DisplayLocale
 from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
@@ -148,7 +149,10 @@ async def update_session(
 async def completer(request: Request) -> completion.Completer:
     state = request.app.state
     config = state.merchant_config
-    return completion.Completer(state.sessions, state.payment_gateway, config, public_base(config, request))
+    lease = timedelta(seconds=state.settings.complete_lease_seconds)
+    return completion.Completer(
+        state.sessions, state.payment_gateway, config, public_base(config, request), lease
+    )
 
 
 @router.post("/{checkout_session_id}/complete", summary="Complete a checkout session (pay, create the order)")
@@ -156,7 +160,7 @@ async def complete_session(
     checkout_session_id: str,
     body: CompleteIn,
     acp: Acp,
-    _claim: Idempotent,
+    _claim: HeldIdempotent,
     session: SessionDep,
     request: Request,
     completer: Annotated[completion.Completer, Depends(completer)],

@@ -276,3 +276,46 @@ async def expire_due(session: AsyncSession, *, now: datetime) -> int:
         .values(status=EXPIRED, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- the completion lease ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionLease:
+    """This request's hold on completing one session (see ``CheckoutSession.completion_lease_until``)."""
+
+    session_id: str
+    token: str
+    status: str  # the session's status when the lease was taken
+
+
+async def take_completion_lease(
+    session: AsyncSession, session_id: str, *, now: datetime, lease: timedelta
+) -> CompletionLease | None:
+    """Hold the session for one complete, or None while another complete's lease runs.
+
+    The row is locked until the caller's transaction ends; once committed, the lease holds the
+    session without a connection until it is released or runs out (its holder died)."""
+    token = secrets.token_hex(16)
+    free = or_(
+        CheckoutSession.completion_lease_until.is_(None), CheckoutSession.completion_lease_until <= now
+    )
+    status = await session.scalar(
+        sql_update(CheckoutSession)
+        .where(CheckoutSession.id == session_id, free)
+        .values(completion_lease_until=now + lease, completion_lease_token=token)
+        .returning(CheckoutSession.status)
+        .execution_options(synchronize_session=False)
+    )
+    return CompletionLease(session_id, token, status) if status is not None else None
+
+
+async def release_completion_lease(session: AsyncSession, lease: CompletionLease) -> None:
+    """End this request's lease (a lease taken over by another request since is left alone)."""
+    await session.execute(
+        sql_update(CheckoutSession)
+        .where(CheckoutSession.id == lease.session_id, CheckoutSession.completion_lease_token == lease.token)
+        .values(completion_lease_until=None, completion_lease_token=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -3,6 +3,8 @@ payments whose complete request never came back."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 from procrastinate.job_context import JobContext
 
@@ -37,8 +39,10 @@ async def reconcile_stalled(context: JobContext, timestamp: int) -> int:
         log.warning("payments.reconcile_skipped", reason="no Stripe key and no announced emulator")
         return 0
     config = current_merchant_config()
-    base = configured_base(config, get_settings())
-    completer = complete.Completer(job_sessions(context), gateway, config, base)
+    settings = get_settings()
+    base = configured_base(config, settings)
+    lease = timedelta(seconds=settings.complete_lease_seconds)
+    completer = complete.Completer(job_sessions(context), gateway, config, base, lease)
     async with job_session(context) as session:
         stalled = await complete.stalled_payments(session, now=utc_now())
     for payment_id in stalled:

@@ -18,3 +18,13 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
             await session.rollback()
             raise
         await session.commit()
+
+
+async def checkpoint(session: AsyncSession) -> None:
+    """Commit what the unit of work did so far and give its connection back to the pool.
+
+    For a unit of work that waits on something slow between two recovery points (a PSP call):
+    no connection is held while it waits, and the session opens a new transaction when it is
+    next used. What the wait must not lose is committed first.
+    """
+    await session.commit()

@@ -14,6 +14,10 @@ A POST route built with ``IdempotentRoute`` that declares the ``Idempotent`` dep
   a second transaction, so a retry gets the same error instead of a second attempt. Not
   saved: 5xx (ACP), 401/403/429, and 409 conflicts, which are about contention that a retry
   may no longer meet.
+
+A route whose handler commits before it ends (complete: no connection is held while the PSP
+answers) declares ``HeldIdempotent`` instead: the claim is a pending row that keeps the key in
+flight across those commits, answered or released when the request ends.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.db.transaction import transaction
 from merchant.errors import Conflict, DomainError, PayloadTooLarge, UnsupportedMediaType
@@ -47,6 +52,7 @@ _UNSAVED_STATUSES = frozenset({401, 403, 429})
 class Claim:
     scope: Scope
     fingerprint: str
+    held: bool = False  # a pending row holds the key (the handler commits before it ends)
 
 
 class _Replay(Exception):
@@ -55,19 +61,29 @@ class _Replay(Exception):
         self.key = key
 
 
-async def claim_key(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim:
+async def _claim(request: Request, principal: AnyPrincipal, session: AsyncSession, *, held: bool) -> Claim:
     """Check and claim the request's key; a replay short-cuts the handler."""
     key = service.check_key(request.headers.get(HEADER))
     scope = Scope(principal.key_id, f"{request.method} {request.url.path}", key)
-    claim = Claim(scope, fingerprint(await request.body()))
-    answer = await service.claim(session, scope, claim.fingerprint, now=utc_now())
+    claim = Claim(scope, fingerprint(await request.body()), held)
+    hold = service.Hold(_lease(request), _retention(request)) if held else None
+    answer = await service.claim(session, scope, claim.fingerprint, now=utc_now(), hold=hold)
     if answer is not None:
         raise _Replay(answer, key)
     request.state.idempotency = claim
     return claim
 
 
+async def claim_key(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim:
+    return await _claim(request, principal, session, held=False)
+
+
+async def hold_key(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim:
+    return await _claim(request, principal, session, held=True)
+
+
 Idempotent = Annotated[Claim, Depends(claim_key)]
+HeldIdempotent = Annotated[Claim, Depends(hold_key)]
 
 
 async def claim_key_if_sent(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim | None:
@@ -87,6 +103,10 @@ def save_instead(request: Request, body: bytes) -> None:
 
 def _retention(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.settings.idempotency_retention_hours)
+
+
+def _lease(request: Request) -> timedelta:
+    return timedelta(seconds=request.app.state.settings.complete_lease_seconds)
 
 
 def _answer(response: Response, body: bytes | None = None) -> Answer:
@@ -137,14 +157,19 @@ class IdempotentRoute(APIRoute):
                                 session, claim.scope, claim.fingerprint, answer,
                                 now=utc_now(), retention=_retention(request),
                             )  # fmt: skip
+                        elif claim.held:
+                            await service.release(session, claim.scope)
                         response.headers[HEADER] = claim.scope.key
                     return response
             except Exception as exc:
                 claim = getattr(request.state, "idempotency", None)
                 saved = _saved_error(exc) if claim is not None else None
+                if claim is not None and claim.held:
+                    await _settle_held(request, claim, saved)
                 if claim is None or saved is None:
                     raise
-                await _save_error(request, claim, saved)
+                if not claim.held:
+                    await _save_error(request, claim, saved)
                 return saved
 
         return run
@@ -174,6 +199,19 @@ async def _read_json_body(request: Request, limit: int) -> Response | None:
             UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json).")
         )
     return None
+
+
+async def _settle_held(request: Request, claim: Claim, response: Response | None) -> None:
+    """A held claim whose request failed: save the error to replay, or free the key."""
+    async with transaction(request.app.state.sessions) as session:
+        if response is None:
+            await service.release(session, claim.scope)
+        else:
+            await service.save(
+                session, claim.scope, claim.fingerprint, _answer(response),
+                now=utc_now(), retention=_retention(request),
+            )  # fmt: skip
+            response.headers[HEADER] = claim.scope.key
 
 
 async def _save_error(request: Request, claim: Claim, response: Response) -> None:

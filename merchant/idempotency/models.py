@@ -20,8 +20,11 @@ class IdempotencyRecord(Base):
     endpoint: Mapped[str] = mapped_column(String(300), primary_key=True)  # "POST /checkout_sessions"
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical body
-    status_code: Mapped[int] = mapped_column(SmallInteger)
+    # NULL while the request that claimed the key is still running (a pending claim, held until
+    # ``locked_until`` by requests that commit before they end, such as a complete).
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
     content_type: Mapped[str | None] = mapped_column(Text)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]

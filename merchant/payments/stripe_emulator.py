@@ -28,6 +28,7 @@ What is emulated, and what is assumed:
   ``500_after_execution_saved`` is what Stripe documents for its own 500s: the 500 is saved and replayed.
 * Events: every state change appends an ``event`` (``data.object`` is a snapshot); ``deliver_events``
   signs them with ``stripe.WebhookSignature`` and POSTs them to the app.
+* ``latency``: every request waits that long before it is answered (load tests of a slow Stripe).
 * Not emulated: search's eventual consistency, multicapture, authorization expiry, 3DS completion.
 """
 
@@ -367,6 +368,7 @@ class StripeEmulator:
         self._thread: threading.Thread | None = None
         self._url: str | None = None
         self._faults: list[_Fault] = []
+        self.latency = 0.0  # seconds every request waits before it is answered (a slow Stripe)
         self._saved: dict[tuple[str, str], _Saved] = {}
         self._tokens: dict[str, Json] = {}
         self._token_pm: dict[str, str] = {}
@@ -578,6 +580,8 @@ class StripeEmulator:
         )
         with self._lock:
             self.journal.append(entry)
+        if self.latency:  # outside the lock: slow requests overlap, as at Stripe
+            self._stopping.wait(self.latency)
         reply = self._answer(entry, split.query if method == "GET" else body.decode("utf-8", "replace"))
         entry.status = None if reply.drop else reply.status
         return reply
@@ -1251,6 +1255,7 @@ _EARLY_FAULTS: dict[str, Callable[[], ApiError]] = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many completes at once must not meet SYN drops (listen backlog)
     emulator: StripeEmulator
 
 

@@ -66,14 +66,19 @@ class Agent:
         self, session_id: str, token: str, *, key: str | None = None, handler: str = "card_tokenized"
     ) -> httpx.Response:
         headers = {**self.headers, "Idempotency-Key": key} if key else self.key()
-        body = {
-            "payment_data": {
-                "handler_id": handler,
-                "instrument": {"type": "card", "credential": {"type": "spt", "token": token}},
-            },
-            "risk_signals": {"ip_address": "203.0.113.7", "device_fingerprint": "fp_1"},
-        }
+        body = complete_body(token, handler)
         return await self.client.post(f"/checkout_sessions/{session_id}/complete", headers=headers, json=body)
+
+
+def complete_body(token: str, handler: str = "card_tokenized") -> Json:
+    """The body of ``Agent.complete``."""
+    return {
+        "payment_data": {
+            "handler_id": handler,
+            "instrument": {"type": "card", "credential": {"type": "spt", "token": token}},
+        },
+        "risk_signals": {"ip_address": "203.0.113.7", "device_fingerprint": "fp_1"},
+    }
 
 
 @pytest.fixture
