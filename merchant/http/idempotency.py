@@ -96,6 +96,16 @@ async def claim_key_if_sent(request: Request, principal: AnyPrincipal, session: 
 OptionalIdempotent = Annotated[Claim | None, Depends(claim_key_if_sent)]
 
 
+async def hold_key_if_sent(request: Request, principal: AnyPrincipal, session: SessionDep) -> Claim | None:
+    """``OptionalIdempotent`` for staff operations that commit before they end (PSP calls)."""
+    if request.headers.get(HEADER) is None:
+        return None
+    return await hold_key(request, principal, session)
+
+
+OptionalHeldIdempotent = Annotated[Claim | None, Depends(hold_key_if_sent)]
+
+
 def save_instead(request: Request, body: bytes) -> None:
     """Save ``body`` for replays of this request instead of the answer sent (which holds a secret)."""
     request.state.idempotent_answer_body = body

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchant.db.transaction import checkpoint
 from merchant.http.audit import CallerDep
 from merchant.http.auth import OperatorPrincipal, StaffPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.idempotency import HEADER, IdempotentRoute, OptionalIdempotent
+from merchant.http.idempotency import HEADER, IdempotentRoute, OptionalHeldIdempotent
 from merchant.kit.clock import utc_now
 from merchant.orders import admin, operations, service
 from merchant.orders.admin import OrderFilters, OrderSort
@@ -139,60 +141,62 @@ async def reviews(
     return OrderList.of(await admin.review_queue(session, starting_after=starting_after, limit=limit))
 
 
-async def _detail(request: Request, order_id: str) -> OrderDetailOut:
-    async with request.app.state.sessions() as session:
-        return OrderDetailOut.of(await admin.detail(session, order_id))
+async def _detail(session: AsyncSession, order_id: str) -> OrderDetailOut:
+    return OrderDetailOut.of(await admin.detail(session, order_id))
 
 
 @router.post("/orders/{order_id}/approve", summary="Approve an order held for review")
 async def approve(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalHeldIdempotent,
+    deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.approve(deps, order_id, reason=body.reason, now=utc_now(), by=by)
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/reject", summary="Reject an order held for review (authorization released)")
 async def reject(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalHeldIdempotent,
+    deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.reject(deps, order_id, reason=body.reason, now=utc_now(), by=by)
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an order nothing of which has shipped")
 async def cancel(
-    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: ReasonIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalHeldIdempotent,
+    deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.cancel(deps, order_id, reason=body.reason, now=utc_now(), by=by)
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/refunds", summary="Refund an amount or lines, optionally restocking")
 async def refund(
-    order_id: str, body: RefundIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: RefundIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalHeldIdempotent,
+    request: Request, deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
     lines = [(line.id, line.quantity) for line in body.lines or []]
     amount = body.amount
     if amount is None:
-        async with request.app.state.sessions() as session:
-            amount = operations.value_of_lines(await service.load(session, order_id), lines)
+        amount = operations.value_of_lines(await service.load(session, order_id), lines)
     key = request.headers.get(HEADER)
     restock = lines if body.restock else []
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.refund(
         deps, order_id, amount, reason=body.reason, restock=restock, request_key=key, now=utc_now(), by=by
     )
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/fulfillments", status_code=201, summary="Ship lines (captures the payment)")
 async def fulfil(
-    order_id: str, body: FulfillmentIn, _who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: FulfillmentIn, _who: OperatorPrincipal, by: CallerDep,
+    _claim: OptionalHeldIdempotent, deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
     shipment = operations.Shipment(
         lines=[(line.id, line.quantity) for line in body.lines] if body.lines else None,
@@ -200,26 +204,29 @@ async def fulfil(
         tracking_number=body.tracking_number,
         tracking_url=body.tracking_url,
     )
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.fulfil(deps, order_id, shipment, now=utc_now(), by=by)
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/fulfillments/{fulfillment_id}/events", summary="Add a carrier event")
 async def fulfillment_event(
     order_id: str, fulfillment_id: str, body: FulfillmentEventIn, _who: OperatorPrincipal, by: CallerDep,
-    _claim: OptionalIdempotent, request: Request, deps: PaymentsDep,
+    _claim: OptionalHeldIdempotent, deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.add_fulfillment_event(
         deps, order_id, fulfillment_id, body.type, description=body.description, location=body.location,
         occurred_at=body.occurred_at, now=utc_now(), by=by,
     )  # fmt: skip
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
 
 
 @router.post("/orders/{order_id}/notes", status_code=201, summary="Add a staff note")
 async def note(
-    order_id: str, body: NoteIn, who: OperatorPrincipal, by: CallerDep, _claim: OptionalIdempotent,
-    request: Request, deps: PaymentsDep,
+    order_id: str, body: NoteIn, who: OperatorPrincipal, by: CallerDep, _claim: OptionalHeldIdempotent,
+    deps: PaymentsDep, session: SessionDep,
 ) -> OrderDetailOut:  # fmt: skip
+    await checkpoint(session)  # the operation's own transactions; none held across Stripe
     await operations.add_note(deps, order_id, body.text, author=who.key_id, now=utc_now(), by=by)
-    return await _detail(request, order_id)
+    return await _detail(session, order_id)
