@@ -24,6 +24,7 @@ from merchant.http.auth import authenticate
 from merchant.http.errors import install_error_handlers
 from merchant.http.middleware import RequestContextMiddleware
 from merchant.http.openapi import install_openapi
+from merchant.http.overload import OverloadMiddleware
 from merchant.http.schemas import ERROR_RESPONSES
 from merchant.identity import admin_routes as key_routes
 from merchant.identity import routes as identity_routes
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(OverloadMiddleware, limit=settings.max_inflight_requests)  # outermost
     app.include_router(health.router)
     app.include_router(discovery.router)
     app.include_router(order_pages.router)

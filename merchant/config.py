@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     signature_skew_seconds: int = Field(default=300, ge=1, le=3600)
     # Mount POST /_bench/insert (bench/checkout_create.sh); refused in production.
     bench_endpoints: bool = False
+    # Requests one API process works on at once; beyond it a request gets 503 + Retry-After at once
+    # (health checks, the staff API and Stripe webhooks are never refused). A request waiting on
+    # the PSP does not count meanwhile.
+    max_inflight_requests: int = Field(default=32, ge=1, le=100_000)
     # Largest request body accepted on the ACP endpoints (413 beyond).
     acp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long an Idempotency-Key's answer is replayed (ACP: at least 24 h).

@@ -45,6 +45,7 @@ from merchant.errors import Conflict, InvalidRequest, ServiceUnavailable
 from merchant.fraud import rules as fraud_rules
 from merchant.fraud import service as fraud
 from merchant.inventory import service as inventory
+from merchant.kit.admission import waiting_elsewhere
 from merchant.merchant_config import MerchantConfig
 from merchant.orders import service as orders
 from merchant.orders.service import OrderView
@@ -225,7 +226,8 @@ async def _drop_lease(session: AsyncSession, lease: sessions_service.CompletionL
 
 async def _inspect(gateway: PaymentGateway, token: str) -> TokenInfo | None:
     try:
-        return await gateway.inspect_token(token)
+        async with waiting_elsewhere():
+            return await gateway.inspect_token(token)
     except GatewayUnavailable as exc:
         raise PaymentUnavailable("The payment provider is not reachable; retry shortly.") from exc
     except GatewayError as exc:
@@ -234,7 +236,8 @@ async def _inspect(gateway: PaymentGateway, token: str) -> TokenInfo | None:
 
 async def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResult:
     try:
-        return await gateway.charge(request)
+        async with waiting_elsewhere():
+            return await gateway.charge(request)
     except GatewayUnavailable as exc:  # unknown outcome: the attempt stays "charging" for the retry
         raise PaymentUnavailable("The payment provider did not answer; retry with the same request.") from exc
     except GatewayError as exc:

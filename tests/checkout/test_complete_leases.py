@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from merchant.app import create_app
 from merchant.catalog.models import Variant
+from merchant.config import Settings
 from merchant.db import create_sessionmaker
 from merchant.db.transaction import transaction
 from merchant.kit.canonical_json import fingerprint
@@ -33,6 +37,14 @@ from tests.checkout.purchase import Agent, complete_body, intents_for, scalar, t
 PARALLEL = 50
 STRIPE_LATENCY = 1.0  # seconds, every Stripe call
 TOKEN_PATH = "/v1/shared_payment/granted_tokens/"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app, admitting all the completes at once: the pool, not admission, is under test."""
+    app = create_app(settings.model_copy(update={"max_inflight_requests": 2 * PARALLEL}))
+    async with app.router.lifespan_context(app):
+        yield app
 
 
 async def _stock_up(engine: AsyncEngine) -> None:
