@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import AnyHttpUrl, AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     config: Path | None = None
     # Accepted distance between a signed request's Timestamp header and our clock.
     signature_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    # Until this time (RFC 3339), request signatures of the body alone (the form before
+    # merchant-sig-v2) are still accepted, for agents moving over; unset: never.
+    signature_accept_legacy_until: AwareDatetime | None = None
+    # Where agents and buyers reach this service (discovery `api_base_url`, order permalinks); it
+    # overrides `[shop] public_url` of merchant.toml. Production requires one of them, in https.
+    # Never taken from a request's Host header.
+    public_url: AnyHttpUrl | None = None
     # Mount POST /_bench/insert (bench/checkout_create.sh); refused in production.
     bench_endpoints: bool = False
     # Requests one API process works on at once; beyond it a request gets 503 + Retry-After at once
@@ -126,23 +133,47 @@ class Settings(BaseSettings):
         return self.env is Environment.production
 
     def check_production_ready(self) -> None:
-        """Refuse production with missing or placeholder secrets."""
+        """Refuse production with missing or placeholder secrets, or an unsafe public address."""
         if not self.is_production:
             return
-        problems = list(self._production_problems())
+        problems = self._production_problems()
         if problems:
             raise ConfigurationError("MERCHANT_ENV=production refuses to start: " + "; ".join(problems))
 
     def _production_problems(self) -> list[str]:
+        problems: list[str] = []
         if self.bench_endpoints:
-            return ["MERCHANT_BENCH_ENDPOINTS must be off in production"]
+            problems.append("MERCHANT_BENCH_ENDPOINTS must be off in production")
         if not self.database_url:
-            return ["MERCHANT_DATABASE_URL is required (no embedded database in production)"]
-        password = make_url(self.database_url).password or ""
-        if password.lower() in PLACEHOLDER_SECRETS:
-            return ["MERCHANT_DATABASE_URL has a missing or placeholder password"]
+            problems.append("MERCHANT_DATABASE_URL is required (no embedded database in production)")
+        elif (make_url(self.database_url).password or "").lower() in PLACEHOLDER_SECRETS:
+            problems.append("MERCHANT_DATABASE_URL has a missing or placeholder password")
         if not self.stripe_api_key or self.stripe_api_key.lower() in PLACEHOLDER_SECRETS:
-            return ["MERCHANT_STRIPE_API_KEY is required (the Stripe emulator is for development only)"]
+            problems.append(
+                "MERCHANT_STRIPE_API_KEY is required (the Stripe emulator is for development only)"
+            )
+        # POST /stripe/webhooks is always mounted: without the secret it could verify nothing.
+        if not self.stripe_webhook_secret or self.stripe_webhook_secret.lower() in PLACEHOLDER_SECRETS:
+            problems.append(
+                "MERCHANT_STRIPE_WEBHOOK_SECRET is required (POST /stripe/webhooks verifies with it)"
+            )
+        problems.extend(self._public_url_problems())
+        return problems
+
+    def _public_url_problems(self) -> list[str]:
+        from merchant.merchant_config import configured_public_url, load_merchant_config
+
+        try:
+            url = configured_public_url(self, load_merchant_config(self.config))
+        except ConfigurationError as exc:
+            return [str(exc)]
+        if url is None:
+            return [
+                "MERCHANT_PUBLIC_URL (or [shop] public_url in merchant.toml) is required: links are "
+                "never built from a request's Host header"
+            ]
+        if not url.startswith("https://"):
+            return [f"the public URL must be https, not {url!r}"]
         return []
 
 

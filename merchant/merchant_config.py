@@ -30,7 +30,7 @@ from merchant.checkout.config import (
 )
 from merchant.checkout.shipping import ShippingTable
 from merchant.checkout.tax import TableTaxProvider
-from merchant.config import ConfigurationError
+from merchant.config import ConfigurationError, Settings
 from merchant.fraud.config import FraudConfig
 from merchant.kit.money import currency_code
 
@@ -43,8 +43,9 @@ class ShopConfig(_Section):
     name: Annotated[str, Field(min_length=1, max_length=200)] = "Merchant demo shop"
     # ISO 4217; catalog prices and sessions are in this currency.
     currency: str = "USD"
-    # Where agents reach this service (discovery `api_base_url`, order permalinks); unset: the
-    # scheme and host of the incoming request.
+    # Where agents reach this service (discovery `api_base_url`, order permalinks);
+    # MERCHANT_PUBLIC_URL overrides it. Required (https) in production; unset elsewhere: our bind
+    # address. Never the Host header of a request.
     public_url: AnyHttpUrl | None = None
 
     @field_validator("currency")
@@ -132,6 +133,22 @@ def _dotted(location: tuple[int | str, ...]) -> str:
     for part in location:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(root)"
+
+
+def configured_public_url(settings: Settings, config: MerchantConfig) -> str | None:
+    """``MERCHANT_PUBLIC_URL``, else ``[shop] public_url`` (no trailing ``/``); None when neither."""
+    url = settings.public_url or config.shop.public_url
+    return None if url is None else str(url).rstrip("/")
+
+
+def public_base(settings: Settings, config: MerchantConfig) -> str:
+    """Where agents and buyers reach us: the configured public URL, else (never in production: it
+    refuses to start without one) our own bind address. Never a request's Host header."""
+    configured = configured_public_url(settings, config)
+    if configured is not None:
+        return configured
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 @functools.cache

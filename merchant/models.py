@@ -6,7 +6,7 @@ from merchant.checkout.models import CheckoutSession
 from merchant.db.base import Base
 from merchant.fraud.models import FraudAssessment, FraudSignal
 from merchant.idempotency.models import IdempotencyRecord
-from merchant.identity.models import ApiKey
+from merchant.identity.models import ApiKey, SeenSignature
 from merchant.inventory.models import InventoryHold
 from merchant.orders.models import Order, OrderAdjustment, OrderFulfillment, OrderLine, OrderNote
 from merchant.payments.models import Payment, Refund, StripeEvent
@@ -35,6 +35,7 @@ __all__ = [
     "Payment",
     "Product",
     "Refund",
+    "SeenSignature",
     "StripeEvent",
     "Variant",
     "WebhookAttempt",

@@ -24,7 +24,12 @@ MERCHANT_SERVICES = ("migrate", "api", "worker")
 PREFIX = "MERCHANT_"
 
 # Stand-ins for the variables compose substitutes from the shell (a non-placeholder password).
-HOST_ENV = {"POSTGRES_PASSWORD": "s3cret-Compose-Test", "STRIPE_API_KEY": "sk_test_compose0123456789"}
+HOST_ENV = {
+    "POSTGRES_PASSWORD": "s3cret-Compose-Test",
+    "STRIPE_API_KEY": "sk_test_compose0123456789",
+    "STRIPE_WEBHOOK_SECRET": "whsec_compose0123456789",
+    "PUBLIC_URL": "https://shop.example",
+}
 _VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 

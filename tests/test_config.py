@@ -201,9 +201,66 @@ class TestCheckProductionReady:
             Settings().check_production_ready()
 
     def test_production_strong_password_passes(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("MERCHANT_ENV", "production")
-        monkeypatch.setenv("MERCHANT_DATABASE_URL", STRONG_URL)
-        monkeypatch.setenv("MERCHANT_STRIPE_API_KEY", "sk_live_0123456789abcdef")
+        production_ready(monkeypatch)
         settings = Settings()
         settings.check_production_ready()
         assert settings.database_url == STRONG_URL.replace("postgresql://", "postgresql+psycopg://")
+
+
+def production_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHANT_ENV", "production")
+    monkeypatch.setenv("MERCHANT_DATABASE_URL", STRONG_URL)
+    monkeypatch.setenv("MERCHANT_STRIPE_API_KEY", "sk_live_0123456789abcdef")
+    monkeypatch.setenv("MERCHANT_STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef")
+    monkeypatch.setenv("MERCHANT_PUBLIC_URL", "https://shop.example")
+
+
+class TestProductionSafety:
+    """Before: production started without a Stripe webhook secret (POST /stripe/webhooks is always
+    mounted) and without a public URL, so links were built from the request's Host header."""
+
+    @pytest.mark.parametrize("secret", [None, "changeme"])
+    def test_the_stripe_webhook_secret_is_required(
+        self, monkeypatch: pytest.MonkeyPatch, secret: str | None
+    ) -> None:
+        production_ready(monkeypatch)
+        monkeypatch.delenv("MERCHANT_STRIPE_WEBHOOK_SECRET")
+        if secret is not None:
+            monkeypatch.setenv("MERCHANT_STRIPE_WEBHOOK_SECRET", secret)
+        with pytest.raises(ConfigurationError, match="MERCHANT_STRIPE_WEBHOOK_SECRET is required"):
+            Settings().check_production_ready()
+
+    def test_a_public_url_is_required(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        production_ready(monkeypatch)
+        monkeypatch.delenv("MERCHANT_PUBLIC_URL")
+        with pytest.raises(ConfigurationError, match=r"MERCHANT_PUBLIC_URL .* is required"):
+            Settings().check_production_ready()
+
+    def test_the_public_url_must_be_https(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        production_ready(monkeypatch)
+        monkeypatch.setenv("MERCHANT_PUBLIC_URL", "http://shop.example")
+        with pytest.raises(ConfigurationError, match="public URL must be https"):
+            Settings().check_production_ready()
+
+    def test_the_toml_public_url_counts_and_must_be_https(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        production_ready(monkeypatch)
+        monkeypatch.delenv("MERCHANT_PUBLIC_URL")
+        toml = tmp_path / "merchant.toml"
+        monkeypatch.setenv("MERCHANT_CONFIG", str(toml))
+        toml.write_text('[shop]\npublic_url = "http://shop.example"\n')
+        with pytest.raises(ConfigurationError, match="public URL must be https"):
+            Settings().check_production_ready()
+        toml.write_text('[shop]\npublic_url = "https://shop.example"\n')
+        Settings().check_production_ready()
+        monkeypatch.setenv("MERCHANT_PUBLIC_URL", "http://override.example")  # the variable wins
+        with pytest.raises(ConfigurationError, match="public URL must be https"):
+            Settings().check_production_ready()
+
+    def test_every_problem_is_reported_at_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MERCHANT_ENV", "production")
+        with pytest.raises(ConfigurationError) as info:
+            Settings().check_production_ready()
+        for name in ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "PUBLIC_URL"):
+            assert f"MERCHANT_{name}" in str(info.value)

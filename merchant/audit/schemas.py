@@ -32,7 +32,8 @@ class AuditEventView(BaseModel):
     request_id: str | None = Field(description="The request's `Request-Id`.")
     idempotency_key: str | None
     signature_verdict: str | None = Field(
-        description="ACP calls: `verified`, `unsigned` or `not_checked`; null where no signature is taken."
+        description="ACP calls: `verified`, `verified_legacy` (a body-only signature inside the transition "
+        "window), `unsigned` or `not_checked`; null where no signature is taken."
     )
     status_code: int | None = Field(description="The status the call answered.")
     before: dict[str, Any] | None = Field(description="A short summary of the target before the call.")

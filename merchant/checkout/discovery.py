@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from merchant.http.versioning import SUPPORTED_VERSIONS
 from merchant.kit.locale import SUPPORTED_LOCALES
-from merchant.merchant_config import MerchantConfig
+from merchant.merchant_config import MerchantConfig, public_base
 
 router = APIRouter(tags=["discovery"])
 
@@ -41,15 +41,9 @@ def discovery_document(config: MerchantConfig, api_base_url: str) -> dict[str, A
     }
 
 
-def api_base_url(config: MerchantConfig, request: Request) -> str:
-    """``[shop] public_url``, else the scheme and host the request came to."""
-    base = str(config.shop.public_url) if config.shop.public_url else str(request.base_url)
-    return base.rstrip("/")
-
-
 @router.get("/.well-known/acp.json", responses={200: {"description": "The ACP discovery document"}})
 async def discovery(request: Request) -> JSONResponse:
     """ACP discovery: protocol versions, transports and services; no authentication."""
     config: MerchantConfig = request.app.state.merchant_config
-    document = discovery_document(config, api_base_url(config, request))
+    document = discovery_document(config, public_base(request.app.state.settings, config))
     return JSONResponse(document, headers={"Cache-Control": CACHE_CONTROL})

@@ -35,8 +35,7 @@ from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.identity.service import Principal
 from merchant.kit.clock import utc_now
-from merchant.merchant_config import MerchantConfig
-from merchant.orders.pages import public_base
+from merchant.merchant_config import MerchantConfig, public_base
 from merchant.orders.service import OrderView
 from merchant.orders.wire_2026_04_17 import render_order
 
@@ -151,7 +150,7 @@ async def completer(request: Request) -> completion.Completer:
     config = state.merchant_config
     lease = timedelta(seconds=state.settings.complete_lease_seconds)
     return completion.Completer(
-        state.sessions, state.payment_gateway, config, public_base(config, request), lease
+        state.sessions, state.payment_gateway, config, public_base(state.settings, config), lease
     )
 
 

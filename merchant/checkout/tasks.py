@@ -13,8 +13,7 @@ from merchant.config import get_settings
 from merchant.jobs.app import app
 from merchant.jobs.context import job_session, job_sessions
 from merchant.kit.clock import utc_now
-from merchant.merchant_config import current_merchant_config
-from merchant.orders.pages import configured_base
+from merchant.merchant_config import current_merchant_config, public_base
 from merchant.payments.setup import shared_worker_gateway
 
 log = structlog.get_logger(__name__)
@@ -40,7 +39,7 @@ async def reconcile_stalled(context: JobContext, timestamp: int) -> int:
         return 0
     config = current_merchant_config()
     settings = get_settings()
-    base = configured_base(config, settings)
+    base = public_base(settings, config)
     lease = timedelta(seconds=settings.complete_lease_seconds)
     completer = complete.Completer(job_sessions(context), gateway, config, base, lease)
     async with job_session(context) as session:

@@ -112,6 +112,7 @@ async def _prepare(settings: Settings, db_url: str, webhook_url: str) -> str:
                     name=DEMO_PLATFORM,
                     webhook_url=webhook_url,
                     signing_secret=DEMO_SECRET,
+                    policy=platforms.WebhookPolicy(require_https=False, allow_private=True),  # local
                     now=utc_now(),
                 )
                 platform = added.platform

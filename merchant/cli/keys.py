@@ -12,7 +12,7 @@ from merchant.cli._common import fail, load_settings, run_in_transaction
 from merchant.errors import DomainError
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
-from merchant.identity.signatures import SignaturePolicy
+from merchant.identity.signatures import SignaturePolicy, default_policy
 from merchant.platforms import service as platforms
 
 app = typer.Typer(help="API keys for agents and staff.", no_args_is_help=True)
@@ -93,19 +93,25 @@ def signing(
         None, "--public-key", help="The caller's Ed25519 public key (base64url, 32 bytes)"
     ),
     policy: SignaturePolicy | None = typer.Option(
-        None, "--policy", help="off, verify_if_present or require (adding key material: verify_if_present)"
+        None,
+        "--policy",
+        help="off, verify_if_present or require (adding key material: require in production, "
+        "verify_if_present elsewhere)",
     ),
     clear: bool = typer.Option(False, "--clear", help="Forget the stored secret and public key"),
 ) -> None:
     """Configure how the caller signs its requests (ACP Signature + Timestamp headers)."""
     secret = secrets.token_urlsafe(32) if generate_secret else None
+    settings = load_settings()
+    default = default_policy(production=settings.is_production)
     try:
         key = run_in_transaction(
-            load_settings(),
+            settings,
             lambda session: identity_service.configure_signing(
-                session, key_id, policy=policy, secret=secret, public_key=public_key, clear=clear
+                session, key_id, policy=policy, secret=secret, public_key=public_key, clear=clear,
+                default=default,
             ),
-        )
+        )  # fmt: skip
     except DomainError as exc:
         raise fail(exc.message) from exc
     material = [

@@ -18,19 +18,22 @@ app = typer.Typer(help="Agent platforms: webhook receivers for order events.", n
 @app.command("add")
 def add(
     name: str = typer.Option(..., help="The platform's name (unique)"),
-    webhook_url: str | None = typer.Option(None, help="Where order_create / order_update events go"),
+    webhook_url: str | None = typer.Option(
+        None, help="Where order_create / order_update events go (https in production, public addresses)"
+    ),
     secret: str | None = typer.Option(
         None, help="The Merchant-Signature secret agreed with the platform (default: generated, printed once)"
     ),
     acp_version: str = typer.Option(EVENT_VERSIONS[0], help=f"Payload shape: {', '.join(EVENT_VERSIONS)}"),
 ) -> None:
     """Add a platform; agent keys are then created with `merchant keys create --platform NAME`."""
+    settings = load_settings()
     try:
         added = run_in_transaction(
-            load_settings(),
+            settings,
             lambda session: platforms.add(
                 session, name=name, webhook_url=webhook_url, signing_secret=secret, acp_version=acp_version,
-                now=utc_now(),
+                policy=platforms.webhook_policy(settings), now=utc_now(),
             ),
         )  # fmt: skip
     except DomainError as exc:

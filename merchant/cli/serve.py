@@ -35,7 +35,13 @@ def serve(
         os.environ["MERCHANT_STRIPE_API_BASE"] = emulator.url
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / EMULATOR_URL_FILE).write_text(emulator.url)
-        get_settings.cache_clear()  # a worker in this process reads the settings again
+    # The app factory reads the settings again: without a configured public URL, outside
+    # production, its links point at the address really bound (never at a request's Host).
+    if host:
+        os.environ["MERCHANT_HOST"] = host
+    if port:
+        os.environ["MERCHANT_PORT"] = str(port)
+    get_settings.cache_clear()
     _exit_normally_on_sigterm()
     uvicorn.run(
         "merchant.app:create_app",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchant.db.base import Base
@@ -38,3 +38,17 @@ class ApiKey(Base):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SeenSignature(Base):
+    """A request signature already accepted, kept until its Timestamp leaves the skew window.
+
+    The key is the SHA-256 of the signature bytes; a second request with the same signature is a
+    replay (``merchant.identity.replays``). Expired rows are purged by a periodic job.
+    """
+
+    __tablename__ = "seen_signature"
+    __table_args__ = (Index("ix_seen_signature_expires_at", "expires_at"),)
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires_at: Mapped[datetime]

@@ -97,8 +97,10 @@ async def configure_signing(
     secret: str | None = None,
     public_key: str | None = None,
     clear: bool = False,
+    default: SignaturePolicy = SignaturePolicy.verify_if_present,
 ) -> ApiKey:
-    """Set how a key's requests are signed; key material given without a policy turns checks on."""
+    """Set how a key's requests are signed; key material given without a policy turns checks on
+    with ``default`` (``signatures.default_policy``: ``require`` in production)."""
     key = await ApiKeyRepository(session).get(key_id)
     if key is None:
         raise ApiKeyNotFound(f"No API key {key_id!r}.", param="$.id")
@@ -117,7 +119,7 @@ async def configure_signing(
     if policy is not None:
         key.signature_policy = policy
     elif secret is not None or public_key is not None:
-        key.signature_policy = SignaturePolicy.verify_if_present
+        key.signature_policy = default
     if key.signature_policy is not SignaturePolicy.off and not has_material:
         raise InvalidRequest("Set a signing secret or public key before turning signature checks on.")
     await session.flush()

@@ -21,6 +21,7 @@ TASK_MODULES = [
     "merchant.catalog.tasks",
     "merchant.checkout.tasks",
     "merchant.idempotency.tasks",
+    "merchant.identity.tasks",
     "merchant.orders.tasks",
     "merchant.webhooks.tasks",
 ]

@@ -11,7 +11,6 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from merchant.config import Settings
 from merchant.db.transaction import transaction
 from merchant.kit.money import Money, format_price
 from merchant.merchant_config import MerchantConfig
@@ -20,19 +19,6 @@ from merchant.orders.wire_2026_04_17 import line_status
 
 router = APIRouter(tags=["orders"])
 PATH = PERMALINK_PATH
-
-
-def public_base(config: MerchantConfig, request: Request) -> str:
-    """Where buyers and agents reach us: ``[shop] public_url``, else the request's own origin."""
-    base = str(config.shop.public_url) if config.shop.public_url else str(request.base_url)
-    return base.rstrip("/")
-
-
-def configured_base(config: MerchantConfig, settings: Settings) -> str:
-    """The public origin outside a request (jobs): ``[shop] public_url``, else our bind address."""
-    if config.shop.public_url:
-        return str(config.shop.public_url).rstrip("/")
-    return f"http://{settings.host}:{settings.port}"
 
 
 def render_page(view: OrderView, shop_name: str) -> str:

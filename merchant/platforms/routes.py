@@ -22,7 +22,7 @@ from merchant.http.schemas import Error
 from merchant.kit.clock import utc_now
 from merchant.platforms import service as platforms
 from merchant.platforms.models import AgentPlatform
-from merchant.platforms.service import EVENT_VERSIONS
+from merchant.platforms.service import EVENT_VERSIONS, webhook_policy
 
 PREFIX = "/admin/v1"
 router = APIRouter(prefix=PREFIX, route_class=IdempotentRoute, tags=["platforms"])
@@ -50,7 +50,8 @@ class PlatformIn(BaseModel):
     webhook_url: str | None = Field(
         default=None,
         max_length=2000,
-        description="Where `order_create` / `order_update` events are POSTed (http or https); null: none.",
+        description="Where `order_create` / `order_update` events are POSTed (https in production; "
+        "public addresses only unless the deployment allows private ones); null: none.",
     )
     signing_secret: str | None = Field(
         default=None,
@@ -127,7 +128,13 @@ async def list_platforms(
     "/platforms",
     status_code=201,
     response_model=PlatformCreated,
-    responses={409: _error("An active platform has that name (`platform_exists`)")},
+    responses={
+        400: _error(
+            "Invalid request (JSONPath in `param`); a webhook URL that is not https in production, or "
+            "that reaches a private or unresolvable address (`forbidden_url`)"
+        ),
+        409: _error("A platform, active or removed, has that name (`platform_exists`)"),
+    },
 )
 async def create_platform(
     session: SessionDep, request: Request, response: Response, _: AdminPrincipal, by: CallerDep,
@@ -140,6 +147,7 @@ async def create_platform(
         webhook_url=body.webhook_url,
         signing_secret=body.signing_secret,
         acp_version=body.acp_version,
+        policy=webhook_policy(request.app.state.settings),
         now=utc_now(),
     )
     platform = added.platform

@@ -2,9 +2,9 @@
 
 2xx -> delivered. Timeouts, connection errors, 408, 429 and 5xx -> retried (honouring
 ``Retry-After``) until ``DELIVERY_WINDOW`` after the event was written, or after staff last
-retried or replayed it, then dead. Any other answer, or a destination the outbound guard refuses ->
-dead at once (a dead letter staff can retry). The event id travels as ``Webhook-Id`` so receivers
-can drop repeats.
+retried or replayed it, then dead. Any other answer, a destination the outbound guard refuses, or
+(in production) a webhook URL that is not https -> dead at once (a dead letter staff can retry).
+The event id travels as ``Webhook-Id`` so receivers can drop repeats.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ async def deliver(
     event_id: str,
     *,
     allow_private: bool,
+    require_https: bool = False,
     now: datetime,
 ) -> Delivery:
     async with transaction(sessions) as session:
@@ -112,6 +113,12 @@ async def deliver(
         return await _finish(
             sessions, event_id, None, Delivery("dead", detail="the platform takes no events"), now
         )
+    if require_https and not platform.webhook_url.startswith("https://"):
+        # Refused at creation in production; a row from before (or from another environment) is
+        # reported loudly and never sent in clear text.
+        log.error("webhooks.insecure_destination", platform_id=platform.id, event_id=event_id)
+        detail = "production sends events over https only; fix the platform's webhook URL"
+        return await _finish(sessions, event_id, None, Delivery("dead", detail=detail), now)
     try:
         await check_destination(platform.webhook_url, allow_private=allow_private)
     except ForbiddenDestination as exc:

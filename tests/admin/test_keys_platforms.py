@@ -12,9 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.identity import service as identity_service
 from merchant.identity.roles import Role
+from merchant.kit.clock import utc_now
+from merchant.platforms import service as platforms
 from merchant.platforms.models import AgentPlatform
 
 Headers = dict[str, str]
+# A public address literal: the outbound guard checks webhook URLs at creation, and tests have no DNS.
+HOOK = "https://1.1.1.1/agent-hooks"
 
 
 @pytest.fixture
@@ -159,7 +163,7 @@ async def test_platform_changes_are_audited_and_a_replay_never_shows_the_secret(
 
 
 async def test_an_agent_key_belongs_to_a_platform(client: httpx.AsyncClient, admin: Headers) -> None:
-    platform = await create_platform(client, admin, webhook_url="https://agent.example/hooks")
+    platform = await create_platform(client, admin, webhook_url=HOOK)
     by_id = await client.post(
         "/admin/v1/keys", headers=admin, json={"role": "agent", "name": "a", "platform": platform["id"]}
     )
@@ -191,7 +195,7 @@ async def test_a_platform_secret_is_shown_once_and_never_listed(
     response = await client.post(
         "/admin/v1/platforms",
         headers=admin,
-        json={"name": "Agent Co", "webhook_url": "https://agent.example/hooks", "acp_version": "2025-09-29"},
+        json={"name": "Agent Co", "webhook_url": HOOK, "acp_version": "2025-09-29"},
     )
     assert response.status_code == 201, response.text
     created = response.json()
@@ -210,7 +214,7 @@ async def test_a_platform_secret_is_shown_once_and_never_listed(
         assert secret not in answer.text
         assert "signing_secret" not in answer.text
     assert [p["id"] for p in listed.json()["data"]] == [created["id"]]
-    assert one.json()["webhook_url"] == "https://agent.example/hooks"
+    assert one.json()["webhook_url"] == HOOK
 
     given = await client.post(
         "/admin/v1/platforms", headers=admin, json={"name": "Other", "signing_secret": "whsec_agreed_0123456"}
@@ -238,7 +242,7 @@ async def test_platform_input_is_checked(client: httpx.AsyncClient, admin: Heade
 async def test_a_removed_platform_is_kept_and_its_name_freed(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
-    created = await create_platform(client, admin, webhook_url="https://agent.example/hooks")
+    created = await create_platform(client, admin, webhook_url=HOOK)
     removed = await client.post(f"/admin/v1/platforms/{created['id']}/remove", headers=admin)
     assert removed.status_code == 200, removed.text
     assert (removed.json()["id"], removed.json()["active"]) == (created["id"], False)
@@ -286,3 +290,46 @@ async def test_only_admin_keys_manage_keys_and_platforms(
     assert anonymous.headers["www-authenticate"] == "Bearer"
     allowed = await client.request(method, path, headers=keys[Role.admin], json=body)
     assert allowed.status_code in {200, 201, 404}, allowed.text  # past the role check
+
+
+async def test_a_webhook_url_to_a_private_address_is_refused(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    """Before: any http(s) URL was stored; the outbound guard only refused it at delivery."""
+    for url in (
+        "http://127.0.0.1:8080/hooks",
+        "https://10.0.0.5/hooks",
+        "http://[::1]/hooks",
+        "http://localhost/x",
+    ):
+        response = await client.post(
+            "/admin/v1/platforms", headers=admin, json={"name": "Sneaky", "webhook_url": url}
+        )
+        assert_error(response, 400, "forbidden_url", "$.webhook_url")
+    assert (await client.get("/admin/v1/platforms", headers=admin)).json()["data"] == []
+
+
+async def test_removed_names_never_collide(client: httpx.AsyncClient, admin: Headers) -> None:
+    """Before: the same name removed twice within a second, or a new platform named like a removed
+    one, hit the unique name and answered 500."""
+    first = await create_platform(client, admin)
+    removed = (await client.post(f"/admin/v1/platforms/{first['id']}/remove", headers=admin)).json()
+    assert removed["name"].startswith("Agent Co (removed ")
+    like_removed = await client.post("/admin/v1/platforms", headers=admin, json={"name": removed["name"]})
+    assert_error(like_removed, 409, "platform_exists", "$.name")
+
+
+async def test_the_same_name_removed_twice_within_a_second(session: AsyncSession) -> None:
+    now = utc_now()
+    policy = platforms.WebhookPolicy(require_https=False, allow_private=False)
+    names = []
+    for _ in range(2):
+        added = await platforms.add(session, name="Agent Co", webhook_url=None, policy=policy, now=now)
+        names.append((await platforms.remove(session, added.platform.id, now=now)).name)
+    assert names[0] == f"Agent Co (removed {now:%Y-%m-%d %H:%M:%S})"
+    assert names[1] != names[0]
+    assert names[1].startswith(names[0][:-1])
+    long = await platforms.add(
+        session, name="x" * 200, webhook_url=None, policy=policy, now=now
+    )  # CLI: no limit
+    assert len((await platforms.remove(session, long.platform.id, now=now)).name) == 200

@@ -157,8 +157,12 @@ async def test_the_signature_verdict_is_recorded(
     await identity_service.configure_signing(session, platform.id, policy=None, secret="shared")
     await session.commit()
     body = b'{"currency": "usd", "line_items": [{"id": "mug"}]}'
-    signature = base64.urlsafe_b64encode(hmac.new(b"shared", body, hashlib.sha256).digest()).rstrip(b"=")
-    signed = {"Signature": signature.decode(), "Timestamp": utc_now().isoformat()}
+    stamp = utc_now().isoformat()
+    signed_content = (
+        f"merchant-sig-v2\n{stamp}\nPOST\n/checkout_sessions\nk-1\n{hashlib.sha256(body).hexdigest()}"
+    )
+    digest = hmac.new(b"shared", signed_content.encode(), hashlib.sha256).digest()
+    signed = {"Signature": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), "Timestamp": stamp}
     as_json = {"Content-Type": "application/json"}
     for key, extra in (("k-1", signed), ("k-2", {})):
         response = await client.post(

@@ -324,9 +324,11 @@ class TestSignatures:
 
     @staticmethod
     def signed(headers: Headers, body: bytes, secret: str, key: str) -> Headers:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        timestamp = utc_now().isoformat()
+        lines = ["merchant-sig-v2", timestamp, "POST", "/test/runs", key, hashlib.sha256(body).hexdigest()]
+        digest = hmac.new(secret.encode(), "\n".join(lines).encode(), hashlib.sha256).digest()
         signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        stamp = {"Signature": signature, "Timestamp": utc_now().isoformat(), **JSON}
+        stamp = {"Signature": signature, "Timestamp": timestamp, **JSON}
         return {**keyed(headers, key), **stamp}
 
     async def test_signed_request_passes(

@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from merchant.config import Settings
+from merchant.config import Environment, Settings
 from merchant.db import create_sessionmaker
 from merchant.db.transaction import transaction
 from merchant.identity import service as identity_service
@@ -61,6 +61,7 @@ async def platform_agent(
             webhook_url=url,
             signing_secret=SECRET,
             acp_version=version,
+            policy=platforms.WebhookPolicy(require_https=False, allow_private=True),  # on 127.0.0.1
             now=utc_now(),
         )
         key = await identity_service.create_key(
@@ -238,6 +239,25 @@ async def test_a_refusal_is_dead_and_does_not_block_the_next_event(
     assert [(e.type, e.status) for e in stored] == [("order_create", "dead"), ("order_update", "delivered")]
     assert "HTTP 400" in (stored[0].last_error or "")
     assert [(e.type, e.status) for e in receiver.unique_events()] == [("order_update", "shipped")]
+
+
+async def test_production_never_sends_events_over_http(
+    committing_client: httpx.AsyncClient,
+    committed: AsyncEngine,
+    stripe: StripeEmulator,
+    receiver: WebhookReceiver,
+    worker_settings: Settings,
+) -> None:
+    """Before: a platform stored with an http:// webhook URL got its events in clear text in
+    production too. Now such an event is dead at once, with the reason, and logged as an error."""
+    agent = await platform_agent(committing_client, committed, receiver.url)  # http://127.0.0.1:...
+    order = await agent.buy(stripe)
+    production = worker_settings.model_copy(update={"env": Environment.production})
+    await work(production, committed)
+    [event] = await events_of(committed, order["id"])
+    assert (event.status, event.attempts) == ("dead", 0)
+    assert "https only" in (event.last_error or "")
+    assert receiver.unique_events() == []
 
 
 async def test_retries_stop_after_the_delivery_window(
