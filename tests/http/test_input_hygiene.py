@@ -11,6 +11,7 @@ in the schema) was refused as ``unknown_field``.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -409,3 +410,25 @@ async def test_valid_affiliate_attribution_is_accepted(
     body = {**SESSION, "affiliate_attribution": attribution}
     created = assert_session(await client.post("/checkout_sessions", headers=keys(acp), json=body), 201)
     assert "affiliate_attribution" not in created  # write-only
+
+
+def cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("sort", "after"),
+    [
+        ("-created_at", cursor("-created_at", "2026-01-01T00:00:00+00:00", "ord_\u0000")),
+        ("-total", cursor("-total", 2**70, "ord_1")),
+        ("-total", cursor("-total", "9" * 30, "ord_1")),
+        ("-total", cursor("-total", 1e300, "ord_1")),
+    ],
+)
+async def test_forged_cursors_are_refused(
+    client: httpx.AsyncClient, staff: Headers, sort: str, after: str
+) -> None:
+    response = await client.get(
+        "/admin/v1/orders", headers=staff, params={"sort": sort, "starting_after": after}
+    )
+    assert_refused(response, "$.starting_after", code="invalid_request")
