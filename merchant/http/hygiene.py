@@ -44,8 +44,9 @@ async def refuse_unsafe_json(request: Request) -> Response | None:
     try:
         parsed = json_guard.parse(body)
     except json_guard.Refused as refused:
-        error = InvalidRequest(refused.reason, code="invalid_value", param=jsonpath(refused.location))
-        return domain_error_response(error)
+        param = jsonpath(refused.location)
+        message = f"{refused.reason.rstrip('.')} (at {param})."
+        return domain_error_response(InvalidRequest(message, code="invalid_value", param=param))
     except ValueError:  # not JSON (or not UTF-8): left to the body validation
         return None
     request._json = parsed  # Starlette's cache of the parsed body: FastAPI validates this one

@@ -103,6 +103,7 @@ async def test_a_nul_in_a_key_is_named_escaped(client: httpx.AsyncClient, acp: H
     body = {**SESSION, "metadata": {"a\u0000b": "x", "c\ud800": "y"}}
     response = await client.post("/checkout_sessions", headers={**keys(acp), **JSON}, content=raw(body))
     assert_refused(response, "$.metadata['a\\u0000b']")
+    assert response.json()["message"].endswith("(at $.metadata['a\\u0000b']).")
 
 
 @BAD_STRINGS
