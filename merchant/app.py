@@ -22,6 +22,7 @@ from merchant.db.migrations import head_revision
 from merchant.http import bench, health
 from merchant.http.auth import authenticate
 from merchant.http.errors import install_error_handlers
+from merchant.http.hygiene import UrlHygieneMiddleware
 from merchant.http.middleware import RequestContextMiddleware
 from merchant.http.openapi import install_openapi
 from merchant.http.overload import OverloadMiddleware
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.merchant_config = load_merchant_config(settings.config)  # a bad file fails here
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(UrlHygieneMiddleware)  # inside the request context: refusals get a request id
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(OverloadMiddleware, limit=settings.max_inflight_requests)  # outermost
     app.include_router(health.router)

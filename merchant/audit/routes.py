@@ -16,6 +16,7 @@ from merchant.audit.schemas import AuditEventPage
 from merchant.http.auth import OperatorPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.routing import TransactionalRoute
+from merchant.kit.json_guard import INT64_MAX
 
 router = APIRouter(prefix="/admin/v1", route_class=TransactionalRoute, tags=["audit"])
 
@@ -31,7 +32,7 @@ async def list_audit_events(
     since: Annotated[AwareDatetime | None, Query(description="RFC 3339; inclusive.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="RFC 3339; exclusive.")] = None,
     starting_after: Annotated[
-        int | None, Query(ge=1, description="The `next_cursor` of the previous page.")
+        int | None, Query(ge=1, le=INT64_MAX, description="The `next_cursor` of the previous page.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
 ) -> AuditEventPage:

@@ -39,6 +39,7 @@ from merchant.http.routing import TransactionalRoute
 from merchant.http.schemas import Error
 from merchant.identity.service import Principal
 from merchant.kit.clock import utc_now
+from merchant.kit.json_guard import INT64_MAX
 from merchant.kit.jsonpath import jsonpath
 
 PREFIX = "/admin/v1"
@@ -265,7 +266,7 @@ async def get_feed_run(
     run_id: Annotated[str, Path(max_length=40)],
     errors_limit: Annotated[int, Query(ge=1, le=1000, description="Row errors per page.")] = 100,
     errors_after: Annotated[
-        int | None, Query(ge=0, description="The `next_cursor` of the previous errors page.")
+        int | None, Query(ge=0, le=INT64_MAX, description="The `next_cursor` of the previous errors page.")
     ] = None,
 ) -> FeedRunDetail:
     """One feed run with a page of its row errors (in file order)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from merchant.checkout.complete import CompleteRequest, PaymentInput, RiskInput
@@ -205,9 +205,38 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# String caps where the schema gives none (NUL, surrogates and 16 KiB for any string: kit.json_guard).
+Name = Annotated[str, Field(max_length=256)]
+Phone = Annotated[str, Field(max_length=64)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
+
+
+def _rfc3339(value: str) -> str:
+    """A ``date-time`` string is kept as sent, once it parses as an RFC 3339 timestamp with an offset."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must be an RFC 3339 date-time with a UTC offset")
+    return value
+
+
+DateTimeText = Annotated[str, Field(max_length=64), AfterValidator(_rfc3339)]
+
+
+def _flat_value(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError("must be a string, a number or a boolean")
+
+
+FlatValue = Annotated[Any, AfterValidator(_flat_value)]
+
+
 class ItemIn(_Closed):
     id: Annotated[str, Field(min_length=1, max_length=200)]
-    name: str | None = None
+    name: Annotated[str, Field(max_length=1024)] | None = None
     unit_amount: int | None = None  # informative only: prices come from the catalog
     quantity: Annotated[int, Field(ge=1, le=10_000)] = 1  # not in the schema, but sent by agents (spec slip)
 
@@ -220,34 +249,92 @@ class AddressIn(_Closed):
     state: Annotated[str, Field(max_length=64)]
     country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
     postal_code: Annotated[str, Field(max_length=32)]
-    company: str | None = None
+    company: Name | None = None
 
 
 class FulfillmentDetailsIn(_Closed):
-    name: str | None = None
-    phone_number: str | None = None
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    name: Name | None = None
+    phone_number: Phone | None = None
+    email: Email | None = None
     address: AddressIn | None = None
 
 
+class CompanyIn(_Closed):
+    """``CompanyInfo``."""
+
+    name: Name
+    tax_id: Name | None = None
+    department: Name | None = None
+    cost_center: Name | None = None
+
+
+class LoyaltyIn(_Closed):
+    """``LoyaltyInfo``."""
+
+    tier: Name | None = None
+    points_balance: int | None = None
+    member_since: DateTimeText | None = None
+
+
+class TaxExemptionIn(_Closed):
+    """``TaxExemption``."""
+
+    certificate_id: Name
+    certificate_type: Literal["resale", "exempt_organization", "government"]
+    exempt_regions: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None = None
+    expires_at: DateTimeText | None = None
+
+
 class BuyerIn(_Closed):
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
-    first_name: str | None = None
-    last_name: str | None = None
-    full_name: str | None = None
-    phone_number: str | None = None
-    customer_id: str | None = None
+    email: Email
+    first_name: Name | None = None
+    last_name: Name | None = None
+    full_name: Name | None = None
+    phone_number: Phone | None = None
+    customer_id: Name | None = None
     account_type: Literal["guest", "registered", "business"] | None = None
     authentication_status: Literal["authenticated", "guest", "requires_signin"] | None = None
-    company: dict[str, Any] | None = None
-    loyalty: dict[str, Any] | None = None
-    tax_exemption: dict[str, Any] | None = None
+    company: CompanyIn | None = None
+    loyalty: LoyaltyIn | None = None
+    tax_exemption: TaxExemptionIn | None = None
+
+
+class AttributionSourceIn(_Closed):
+    """``AffiliateAttributionSource``."""
+
+    type: Literal["url", "platform", "unknown"]
+    url: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class AffiliateAttributionIn(BaseModel):
+    """``AffiliateAttribution`` (acp-spec.md §9.3): validated, not stored. Unknown fields are
+    ignored, as the schema asks for forward compatibility."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    provider: Name
+    token: Annotated[str, Field(max_length=4096)] | None = None
+    publisher_id: Name | None = None
+    campaign_id: Name | None = None
+    creative_id: Name | None = None
+    sub_id: Name | None = None
+    source: AttributionSourceIn | None = None
+    issued_at: DateTimeText | None = None
+    expires_at: DateTimeText | None = None
+    metadata: dict[Name, FlatValue] | None = None
+    touchpoint: Literal["first", "last"] | None = None
+
+    @model_validator(mode="after")
+    def _token_or_publisher(self) -> Self:
+        if self.token is None and self.publisher_id is None:
+            raise PydanticCustomError("missing", "token or publisher_id is required")
+        return self
 
 
 class SelectedOptionIn(_Closed):
     type: Literal["shipping", "digital", "pickup", "local_delivery"]
-    option_id: Annotated[str, Field(min_length=1)]
-    item_ids: list[str] = []
+    option_id: Annotated[str, Field(min_length=1, max_length=256)]
+    item_ids: list[Annotated[str, Field(max_length=256)]] = []
 
 
 def _items(line_items: list[ItemIn] | None, legacy: list[ItemIn] | None) -> list[RequestedItem] | None:
@@ -267,12 +354,12 @@ class CreateIn(_Closed):
     buyer: BuyerIn | None = None
     fulfillment_details: FulfillmentDetailsIn | None = None
     fulfillment_groups: list[dict[str, Any]] | None = None
-    affiliate_attribution: dict[str, Any] | None = None
-    coupons: list[str] | None = None
+    affiliate_attribution: AffiliateAttributionIn | None = None
+    coupons: list[Name] | None = None
     discounts: dict[str, Any] | None = None
     locale: Annotated[str, Field(max_length=35)] | None = None
-    timezone: str | None = None
-    quote_id: str | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    quote_id: Name | None = None
     metadata: dict[str, Any] | None = None
     order_notes: Annotated[str, Field(max_length=5000)] | None = None
 
@@ -303,7 +390,7 @@ class UpdateIn(_Closed):
     fulfillment_details: FulfillmentDetailsIn | None = None
     fulfillment_groups: list[dict[str, Any]] | None = None
     selected_fulfillment_options: list[SelectedOptionIn] | None = None
-    coupons: list[str] | None = None
+    coupons: list[Name] | None = None
     discounts: dict[str, Any] | None = None
     order_notes: Annotated[str, Field(max_length=5000)] | None = None
 
@@ -325,7 +412,9 @@ class UpdateIn(_Closed):
         return Changes(**changes)
 
 
-class CredentialIn(_Closed):
+class CredentialIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the schema leaves the credential open
+
     type: Annotated[str, Field(min_length=1, max_length=64)]
     token: Annotated[str, Field(min_length=1, max_length=4096)]
 
@@ -366,7 +455,7 @@ class CompleteIn(_Closed):
     payment_data: PaymentDataIn
     buyer: BuyerIn | None = None
     authentication_result: dict[str, Any] | None = None  # 3DS is not offered (supports_3ds false)
-    affiliate_attribution: dict[str, Any] | None = None
+    affiliate_attribution: AffiliateAttributionIn | None = None
     risk_signals: RiskSignalsIn | None = None
     marketing_consents: list[dict[str, Any]] | None = None
     order_notes: Annotated[str, Field(max_length=5000)] | None = None

@@ -37,6 +37,7 @@ from merchant.errors import Conflict, DomainError, PayloadTooLarge, UnsupportedM
 from merchant.http.auth import AnyPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.errors import domain_error_response, status_for, validation_error_response
+from merchant.http.hygiene import is_json, media_type, refuse_unsafe_json
 from merchant.idempotency import service
 from merchant.idempotency.errors import KeyConflict, KeyInFlight
 from merchant.idempotency.service import Answer, Scope
@@ -185,11 +186,9 @@ class IdempotentRoute(APIRoute):
         return run
 
 
-_JSON_TYPES = ("application/json", "application/merchant+json")
-
-
 async def _read_json_body(request: Request, limit: int) -> Response | None:
-    """Read the body up to ``limit`` bytes (413 beyond); a body must be JSON (415 otherwise).
+    """Read the body up to ``limit`` bytes (413 beyond); a body must be JSON (415 otherwise) that
+    passes ``refuse_unsafe_json`` (400 otherwise).
 
     Done before the handler, so an oversized request is refused without being buffered whole.
     """
@@ -203,12 +202,11 @@ async def _read_json_body(request: Request, limit: int) -> Response | None:
         if len(body) > limit:
             return domain_error_response(too_large)
     request._body = bytes(body)  # Starlette's cache of the body: the handler reads it from here
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if body.strip() and not (media_type in _JSON_TYPES or media_type.endswith("+json")):
+    if body.strip() and not is_json(media_type(request)):
         return domain_error_response(
             UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json).")
         )
-    return None
+    return await refuse_unsafe_json(request)
 
 
 async def _settle_held(request: Request, claim: Claim, response: Response | None) -> None:

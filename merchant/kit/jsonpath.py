@@ -19,7 +19,8 @@ def _name_selector(name: str) -> str:
 def _escape(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    return f"\\u{ord(char):04x}" if ord(char) < 0x20 else char
+    code = ord(char)
+    return f"\\u{code:04x}" if code < 0x20 or 0xD800 <= code <= 0xDFFF else char  # surrogates: not UTF-8
 
 
 def jsonpath(parts: Iterable[str | int]) -> str:

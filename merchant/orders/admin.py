@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from merchant.errors import InvalidRequest
 from merchant.fraud import service as fraud
 from merchant.fraud.models import FraudAssessment, FraudSignal
+from merchant.kit import json_guard
 from merchant.orders import service
 from merchant.orders.models import Order, OrderNote
 from merchant.orders.service import MANUAL_REVIEW, OrderView
@@ -121,14 +122,20 @@ def encode_cursor(sort: OrderSort, order: Order | Row[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _bigint(number: int) -> int:
+    if not json_guard.INT64_MIN <= number <= json_guard.INT64_MAX:
+        raise ValueError("beyond bigint")
+    return number
+
+
 def _decode_cursor(cursor: str, sort: OrderSort) -> tuple[Any, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, value, order_id = json.loads(raw)
+        kind, value, order_id = json_guard.parse(raw)  # forged: no NUL, no number beyond bigint
         if kind != sort.value or not isinstance(order_id, str):
             raise ValueError("cursor of another sort")
         if sort in (OrderSort.largest, OrderSort.smallest):
-            return int(value), order_id
+            return _bigint(int(value)), order_id
         return datetime.fromisoformat(value), order_id
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidRequest("The cursor is not one this list gave out.", param="$.starting_after") from exc

@@ -24,6 +24,7 @@ from merchant.http.auth import OperatorPrincipal, StaffPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import HEADER, IdempotentRoute, OptionalHeldIdempotent
 from merchant.kit.clock import utc_now
+from merchant.kit.json_guard import INT64_MAX
 from merchant.orders import admin, operations, service
 from merchant.orders.admin import OrderFilters, OrderSort
 from merchant.orders.schemas import (
@@ -58,8 +59,8 @@ def filters(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
-    total_min: Annotated[int | None, Query(ge=0)] = None,
-    total_max: Annotated[int | None, Query(ge=0)] = None,
+    total_min: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
+    total_max: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     platform_id: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Order number, email or name prefix.")] = None,
 ) -> OrderFilters:

@@ -358,3 +358,49 @@ class TestStagingText:
         [error] = await errors_of(session, run.id)
         assert (error.line, error.item_id, error.code) == (2, "nul", "invalid_value")
         assert set(await variants(session)) == {"good"}
+
+
+class TestUnsafeText:
+    """Every format: a row holding NUL (or, in JSON, a lone surrogate) is a row error; the good rows load."""
+
+    HEADER = (
+        "item_id",
+        "title",
+        "description",
+        "url",
+        "brand",
+        "seller_name",
+        "image_url",
+        "availability",
+        "price",
+    )
+
+    def _row(self, item_id: str, description: str) -> list[str]:
+        return [item_id, "T", description, "https://shop.example/x", "B", "S", "https://cdn.example/x.jpg",
+                "in_stock", "1.00 USD"]  # fmt: skip
+
+    @pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+    async def test_delimited(
+        self, sessions: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path, suffix: str
+    ) -> None:
+        path = tmp_path / f"nul{suffix}"
+        with path.open("w", newline="") as out:
+            writer = csv.writer(out, delimiter="," if suffix == ".csv" else "\t")
+            writer.writerows([self.HEADER, self._row("good", "D"), self._row("nul", "bad\x00byte")])
+        run = await run_feed(sessions, path)
+        assert (run.status, run.rows_accepted, run.rows_rejected) == ("succeeded", 1, 1)
+        assert [e.item_id for e in await errors_of(session, run.id)] == ["nul"]
+        assert set(await variants(session)) == {"good"}
+
+    async def test_lone_surrogate_in_json_lines(
+        self, sessions: async_sessionmaker[AsyncSession], session: AsyncSession, tmp_path: Path
+    ) -> None:
+        good = dict(zip(self.HEADER, self._row("good", "D"), strict=True))
+        path = tmp_path / "surrogate.jsonl"
+        lines = [orjson.dumps(good), orjson.dumps({**good, "item_id": "odd"}).replace(b'"D"', b'"\\ud800"')]
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        run = await run_feed(sessions, path)
+        assert (run.status, run.rows_accepted, run.rows_rejected) == ("succeeded", 1, 1)
+        [error] = await errors_of(session, run.id)
+        assert (error.line, error.code) == (2, "invalid_json"), (error.code, error.message)
+        assert set(await variants(session)) == {"good"}

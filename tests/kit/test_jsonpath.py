@@ -66,3 +66,9 @@ class TestJsonpath:
 
     def test_control_character_escaped(self) -> None:
         assert jsonpath(["a\nb"]) == "$['a\\nb']"
+
+    def test_lone_surrogates_are_escaped(self) -> None:
+        # Before: a lone surrogate went into the path as it was, and the error body could not be encoded.
+        path = jsonpath(["a\ud800b"])
+        assert path == "$['a\\ud800b']"
+        assert path.encode()
