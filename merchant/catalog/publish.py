@@ -67,6 +67,7 @@ from merchant.catalog.mapping.acp import to_acp_product
 from merchant.catalog.models import Variant
 from merchant.catalog.records import VariantRecord
 from merchant.config import Settings
+from merchant.kit.outbound import ForbiddenDestination, GuardedTransport
 
 log = structlog.get_logger(__name__)
 
@@ -270,6 +271,7 @@ class FeedClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_retry_after: float = 300.0,
+        allow_private: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -289,7 +291,9 @@ class FeedClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            # Only to checked, public addresses (outbound guard) unless private ones are allowed.
+            transport=transport or GuardedTransport(allow_private=allow_private),
+            trust_env=False,
             headers={
                 "Authorization": f"Bearer {token}",
                 "API-Version": API_VERSION,
@@ -315,6 +319,7 @@ class FeedClient:
             timeout=settings.feed_publish_timeout,
             max_attempts=settings.feed_publish_max_attempts,
             backoff_base=settings.feed_publish_backoff,
+            allow_private=settings.outbound_allow_private,
         )
 
     async def __aenter__(self) -> Self:
@@ -409,6 +414,9 @@ class FeedClient:
                 response = await self._http.request(
                     method, path, content=content, headers={**headers, "Timestamp": _timestamp()}
                 )
+            except ForbiddenDestination as exc:  # not an address we send to: never retried
+                error = {"type": "forbidden_destination", "code": "forbidden_url", "message": str(exc)}
+                raise failure(None, error, attempt) from exc
             except httpx.HTTPError as exc:
                 error = {
                     "type": "transport_error",

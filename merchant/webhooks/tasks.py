@@ -9,7 +9,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from merchant.jobs.app import app
-from merchant.jobs.context import job_http, job_sessions, job_settings
+from merchant.jobs.context import job_http, job_sessions
 from merchant.kit.clock import utc_now
 from merchant.webhooks.delivery import backoff, deliver
 
@@ -40,12 +40,10 @@ class DeliveryRetry(BaseRetryStrategy):
 
 @app.task(name="webhooks.deliver_event", queue="webhooks", pass_context=True, retry=DeliveryRetry())
 async def deliver_event(context: JobContext, event_id: str) -> str:
-    settings = job_settings(context)
     result = await deliver(
         job_sessions(context),
         job_http(context),
         event_id,
-        allow_private=settings.outbound_allow_private,
         now=utc_now(),
     )
     if result.outcome == "retry":
