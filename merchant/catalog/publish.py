@@ -40,7 +40,6 @@ skips them).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import random
 import re
@@ -68,6 +67,7 @@ from merchant.catalog.models import Variant
 from merchant.catalog.records import VariantRecord
 from merchant.config import Settings
 from merchant.kit.outbound import ForbiddenDestination, GuardedTransport
+from merchant.kit.retry_after import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -212,26 +212,6 @@ def derive_idempotency_key(kind: str, feed_id: str, body: Any, scope: str = "") 
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return f"{kind}_{digest.hexdigest()}"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if unusable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if seconds == seconds else None  # NaN is unusable
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def _timestamp() -> str:

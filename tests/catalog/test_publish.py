@@ -25,7 +25,6 @@ from merchant.catalog.publish import (
     FeedClient,
     FeedConfigError,
     derive_idempotency_key,
-    parse_retry_after,
     publish_catalog,
 )
 from merchant.catalog.records import FeedMode
@@ -33,6 +32,7 @@ from merchant.config import Settings, get_settings
 from merchant.db import create_sessionmaker, transaction
 from merchant.jobs.defer import defer
 from merchant.jobs.worker import run_worker
+from merchant.kit.retry_after import parse_retry_after
 from tests.catalog.feed_receiver import Fault, FeedReceiver, Recorded, spec_available
 from tests.catalog.helpers import run_feed
 from tests.cli.helpers import free_port, run_cli
