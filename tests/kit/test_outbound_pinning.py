@@ -4,7 +4,8 @@ the connection pinned to a checked address, every redirect hop checked, on real 
 Before: ``check_destination`` resolved the name, then httpx resolved it again to connect, so a DNS
 answer that changed in between (rebinding) reached any address; the Feed API client (publication)
 was not guarded at all and connected to 127.0.0.1 with private addresses not allowed; an octal
-host (``0177.0.0.1``) raised httpx's ``InvalidURL`` instead of a refusal.
+host (``0177.0.0.1``) raised httpx's ``InvalidURL`` instead of a refusal. Over TLS the pinned
+connection still sends the name as SNI and verifies the certificate for the name.
 
 No internet here: names are answered by a fake resolver (the hook the guard resolves through), and
 a public address is "routed" to the local test server by a network backend that records which
@@ -13,14 +14,21 @@ addresses the guard asked it to connect to.
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpcore
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from merchant.catalog.publish import FeedApiError, FeedClient
 from merchant.catalog.sources import FeedFileError
@@ -33,7 +41,7 @@ PUBLIC = "8.8.8.8"  # what the fake DNS answers for the public names; routed to 
 class Server:
     """A real HTTP server on 127.0.0.1 recording (path, Host header) of each request."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[tuple[str, str]] = []
         seen, outer = self.seen, self
 
@@ -62,6 +70,8 @@ class Server:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = int(self.httpd.server_address[1])
 
     @property
@@ -69,9 +79,8 @@ class Server:
         return [path for path, _ in self.seen]
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    running = Server()
+@contextlib.contextmanager
+def serving(running: Server) -> Iterator[Server]:
     thread = threading.Thread(target=running.httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -79,6 +88,12 @@ def server() -> Iterator[Server]:
     finally:
         running.httpd.shutdown()
         running.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with serving(Server()) as running:
+        yield running
 
 
 class FakeDns:
@@ -211,3 +226,71 @@ async def test_the_feed_api_client_does_not_publish_to_a_private_address(server:
             await feeds.get_feed("feed_1")
     assert failure.value.attempts == 1  # refused, not retried
     assert server.seen == []
+
+
+# --------------------------------------------------------------------------- TLS to a pinned address
+
+
+def certificate_for(name: str, directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate valid for ``name`` only (no IP address in it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Server, Path, list[str | None]]]:
+    """The server behind TLS for ``feeds.example``; records the SNI name of each handshake."""
+    cert, key = certificate_for("feeds.example", tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+
+    def remember(_: ssl.SSLObject | ssl.SSLSocket, name: str | None, __: ssl.SSLContext) -> None:
+        names.append(name)
+
+    context.sni_callback = remember
+    with serving(Server(context)) as running:
+        yield running, cert, names
+
+
+async def test_tls_to_the_pinned_address_still_verifies_the_name(
+    tls_server: tuple[Server, Path, list[str | None]],
+) -> None:
+    secure, cert, names = tls_server
+    trust = ssl.create_default_context(cafile=str(cert))
+    router = Router()
+    transport = GuardedTransport(allow_private=False, resolver=dns(), backend=router, verify=trust)
+    async with httpx.AsyncClient(transport=transport, timeout=5) as http:
+        response = await http.get(f"https://feeds.example:{secure.port}/feed.csv")
+    assert response.status_code == 200
+    assert router.asked == [PUBLIC]  # the socket went to the checked address...
+    assert names == ["feeds.example"]  # ...and the handshake named the host: SNI and certificate
+    assert secure.seen[-1] == ("/feed.csv", f"feeds.example:{secure.port}")
+
+    # A certificate for another name is refused although the address is the same checked one.
+    other = FakeDns({"other.example": [[PUBLIC]]})
+    transport = GuardedTransport(allow_private=False, resolver=other, backend=Router(), verify=trust)
+    async with httpx.AsyncClient(transport=transport, timeout=5) as http:
+        with pytest.raises(httpx.ConnectError, match=r"certificate|hostname"):
+            await http.get(f"https://other.example:{secure.port}/feed.csv")
