@@ -111,14 +111,15 @@ def seed_sql(orders: int) -> list[str]:
     insert = f"""
         INSERT INTO orders (
             id, number, checkout_session_id, owner, platform_id, permalink_url, status, currency, email,
-            buyer_name, buyer, fulfillment_details, fulfillment_option, totals, total, amount_refunded,
+            buyer_name, buyer_display_name, buyer, fulfillment_details, fulfillment_option, totals, total,
+            amount_refunded,
             order_notes, permalink_token, payment_id, capture_method, fraud_decision, fraud_score,
             created_at, updated_at)
         SELECT
             'ord_' || substr(md5(i || ':o'), 1, 24), 1000 + i, 'cs_' || substr(md5(i || ':c'), 1, 24),
             ({owners})[p], ({platform_ids})[p],
             'https://shop.example/acp/order-status/' || token, status, 'USD', email,
-            first_name || ' ' || last_name,
+            first_name || ' ' || last_name, initcap(first_name) || ' ' || initcap(last_name),
             jsonb_build_object('first_name', initcap(first_name), 'last_name', initcap(last_name),
                                'email', email, 'phone_number', '+1555' || lpad(buyer::text, 7, '0')),
             jsonb_build_object('name', initcap(first_name || ' ' || last_name), 'email', email,

@@ -30,6 +30,7 @@ from merchant.http.schemas import ERROR_RESPONSES
 from merchant.identity import admin_routes as key_routes
 from merchant.identity import routes as identity_routes
 from merchant.jobs.app import open_jobs
+from merchant.kit.outbound import outbound_client
 from merchant.logging import configure_logging
 from merchant.merchant_config import load_merchant_config
 from merchant.orders import pages as order_pages
@@ -69,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with (
             open_jobs(database_url, pool_size=settings.jobs_pool_size) as jobs,
-            httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False) as http,
+            outbound_client(allow_private=settings.outbound_allow_private, timeout=OUTBOUND_TIMEOUT) as http,
         ):
             app.state.jobs = jobs
             app.state.http = http

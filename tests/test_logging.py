@@ -229,3 +229,25 @@ class TestConfigureLogging:
         structlog.get_logger("merchant.test").info("customer", customer=Customer(email=EMAIL))
         records(stream)
         assert_no_secrets(stream)
+
+
+class TestThirdPartySecrets:
+    """Before: a URL-safe platform signing secret logged by a library kept its tail after a ``-``."""
+
+    def test_library_debug_lines_with_secrets_in_args_are_redacted(self, stream: io.StringIO) -> None:
+        signing = "whsec_N4tfaCerVz0XGfOJKPzEBa-1Xr5NacYcHyZ6uGJjG7s"
+        logging.getLogger("stripe").debug(
+            "message='Post details' post_data=%s",
+            "payment_method_data[shared_payment_granted_token]=spt_1Rg-aZcKaJH3",
+        )
+        logging.getLogger("httpcore.http11").debug(
+            "send_request_headers.started request=%r", [(b"Authorization", f"Bearer {API_KEY}".encode())]
+        )
+        logging.getLogger("some.lib").info("platform %s signs with %s", "plat_1", signing)
+        logging.getLogger("httpx").info(
+            "HTTP Request: GET %s", "http://x/v1/payment_intents/pi_1_secret_ab-cdEFGH1"
+        )
+        output = stream.getvalue()
+        for leaked in ("aZcKaJH3", "1Xr5NacYcHyZ6uGJjG7s", API_SECRET, "cdEFGH1"):
+            assert leaked not in output, output
+        assert "plat_1" in output

@@ -40,7 +40,6 @@ skips them).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import random
 import re
@@ -67,6 +66,8 @@ from merchant.catalog.mapping.acp import to_acp_product
 from merchant.catalog.models import Variant
 from merchant.catalog.records import VariantRecord
 from merchant.config import Settings
+from merchant.kit.outbound import ForbiddenDestination, GuardedTransport
+from merchant.kit.retry_after import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -213,26 +214,6 @@ def derive_idempotency_key(kind: str, feed_id: str, body: Any, scope: str = "") 
     return f"{kind}_{digest.hexdigest()}"
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if unusable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if seconds == seconds else None  # NaN is unusable
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
-
-
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -270,6 +251,7 @@ class FeedClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_retry_after: float = 300.0,
+        allow_private: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -289,7 +271,9 @@ class FeedClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            # Only to checked, public addresses (outbound guard) unless private ones are allowed.
+            transport=transport or GuardedTransport(allow_private=allow_private),
+            trust_env=False,
             headers={
                 "Authorization": f"Bearer {token}",
                 "API-Version": API_VERSION,
@@ -315,6 +299,7 @@ class FeedClient:
             timeout=settings.feed_publish_timeout,
             max_attempts=settings.feed_publish_max_attempts,
             backoff_base=settings.feed_publish_backoff,
+            allow_private=settings.outbound_allow_private,
         )
 
     async def __aenter__(self) -> Self:
@@ -409,6 +394,9 @@ class FeedClient:
                 response = await self._http.request(
                     method, path, content=content, headers={**headers, "Timestamp": _timestamp()}
                 )
+            except ForbiddenDestination as exc:  # not an address we send to: never retried
+                error = {"type": "forbidden_destination", "code": "forbidden_url", "message": str(exc)}
+                raise failure(None, error, attempt) from exc
             except httpx.HTTPError as exc:
                 error = {
                     "type": "transport_error",

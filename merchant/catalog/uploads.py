@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant.catalog.models import FeedUpload
 from merchant.catalog.sources import FeedFileError
-from merchant.kit.outbound import MAX_REDIRECTS, REDIRECT_STATUSES, ForbiddenDestination, check_destination
+from merchant.kit.outbound import (
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
+    ForbiddenDestination,
+    check_url,
+    outbound_client,
+)
 
 CHUNK_BYTES = 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -60,34 +66,36 @@ async def fetch_url(
     *,
     max_bytes: int,
     allow_private: bool = False,
+    http: httpx.AsyncClient | None = None,
 ) -> int:
     """Download ``url`` to ``target`` (streamed); returns the size.
 
     Every hop (redirects are followed one at a time, at most ``MAX_REDIRECTS``) must pass
-    the outbound guard; a non-2xx answer, a refused address or an oversized body fails.
+    the outbound guard, which checks the address each connection goes to; a non-2xx answer, a
+    refused address or an oversized body fails. ``http`` (tests) replaces the guarded client.
     """
-    http = httpx.AsyncClient(timeout=FETCH_TIMEOUT)
-    current = httpx.URL(url)
+    owned = http is None
+    http = http or outbound_client(allow_private=allow_private, timeout=FETCH_TIMEOUT)
+    hop: httpx.URL | str = url
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            await check_destination(current, allow_private=allow_private)
+            current = check_url(hop)
             async with http.stream("GET", current, follow_redirects=False) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
-                    current = current.join(location)
+                    hop = current.join(location)
                     continue
                 if response.status_code // 100 != 2:
                     raise FeedFileError("fetch_failed", f"GET {current} answered HTTP {response.status_code}")
                 return await _save(response, target, max_bytes)
         raise FeedFileError("fetch_failed", f"GET {url}: more than {MAX_REDIRECTS} redirects")
     except ForbiddenDestination as exc:
-        raise FeedFileError("forbidden_url", f"{current} is not fetched: {exc}") from None
+        raise FeedFileError("forbidden_url", f"{hop} is not fetched: {exc}") from None
     except httpx.HTTPError as exc:
-        raise FeedFileError(
-            "fetch_failed", f"GET {current} failed: {exc.__class__.__name__}: {exc}"
-        ) from None
+        raise FeedFileError("fetch_failed", f"GET {hop} failed: {exc.__class__.__name__}: {exc}") from None
     finally:
-        await http.aclose()
+        if owned:
+            await http.aclose()
 
 
 async def _save(response: httpx.Response, target: Path, max_bytes: int) -> int:

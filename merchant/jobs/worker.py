@@ -15,6 +15,7 @@ from merchant.db import create_engine, create_sessionmaker
 from merchant.jobs import tasks
 from merchant.jobs.app import open_jobs
 from merchant.jobs.context import HTTP_KEY, SESSIONS_KEY, SETTINGS_KEY
+from merchant.kit.outbound import outbound_client
 
 # Outbound calls of jobs (webhook receivers): connect fast, do not wait long for an answer.
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -33,7 +34,7 @@ async def run_worker(
     try:
         async with (
             open_jobs(database_url, pool_size=concurrency + 2) as app,
-            httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT, follow_redirects=False, trust_env=False) as http,
+            outbound_client(allow_private=settings.outbound_allow_private, timeout=OUTBOUND_TIMEOUT) as http,
         ):
             context = {SESSIONS_KEY: create_sessionmaker(engine), HTTP_KEY: http, SETTINGS_KEY: settings}
             options: WorkerOptions = {

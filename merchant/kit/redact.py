@@ -37,6 +37,8 @@ SENSITIVE_KEY_PARTS = (
 # Keys redacted only on an exact (lower-cased) match: as substrings they are too common.
 SENSITIVE_KEYS = frozenset({"pan", "number", "zip", "zipcode", "dsn", "database_url"})
 
+# Where a token may start: not inside a word, or right after a percent-escape (``%2Fspt_...``).
+_START = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # First: a URL password may contain '@'-like text that later patterns would half-match.
     (re.compile(r"postgres(?:ql)?(?:\+\w+)?://([^:/@\s]+):[^@\s]+@"), r"postgresql://\1:" + REDACTED + "@"),
@@ -45,9 +47,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1\2" + REDACTED,
     ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer " + REDACTED),
-    (re.compile(r"\bkey_[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}"), REDACTED),  # our API keys
-    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}"), REDACTED),  # Stripe keys
-    (re.compile(r"\b(?:whsec|spt|vt|tok|seti|pi_[A-Za-z0-9]+_secret)_[A-Za-z0-9_]{8,}"), REDACTED),
+    (re.compile(_START + r"key_[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}"), REDACTED),  # our API keys
+    # Stripe: secret and restricted keys (with or without live/test), client secrets of
+    # intents, webhook secrets (ours are whsec_ + URL-safe base64), shared payment and other tokens.
+    (re.compile(_START + r"(?:sk|rk)_(?:live_|test_)?[A-Za-z0-9][A-Za-z0-9_-]{7,}"), REDACTED),
+    (re.compile(_START + r"(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9_-]{4,}"), REDACTED),
+    (re.compile(_START + r"(?:whsec|spt|vt|tok)_[A-Za-z0-9_-]{8,}"), REDACTED),
     (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
 )
 _CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")

@@ -69,7 +69,7 @@ OrderPage: TypeAlias = Page[Order]
 # What the CSV export reads: the summary columns only (no JSONB, no ORM objects): 2.5x the rows/s.
 EXPORT_COLUMNS = (
     Order.id, Order.number, Order.created_at, Order.status, Order.currency, Order.total,
-    Order.amount_refunded, Order.email, Order.buyer_name, Order.fraud_decision, Order.fraud_score,
+    Order.amount_refunded, Order.email, Order.buyer_display_name, Order.fraud_decision, Order.fraud_score,
     Order.platform_id,
 )  # fmt: skip
 

@@ -65,6 +65,7 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     email: Mapped[str | None] = mapped_column(String(320), index=True)  # lower-cased
     buyer_name: Mapped[str | None] = mapped_column(String(300))  # lower-cased, for prefix search
+    buyer_display_name: Mapped[str | None] = mapped_column(String(300))  # as the buyer typed it
     buyer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fulfillment_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fulfillment_option: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # id, type, title, amount

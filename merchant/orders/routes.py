@@ -122,11 +122,24 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+# A cell a spreadsheet would read as a formula (OWASP CSV injection): these starts, and their
+# full-width forms, which some spreadsheets also take.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _text(value: str | None) -> str:
+    """A cell of text someone else typed: a formula-looking start is made literal with a quote."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def _csv_row(order: Any) -> list[Any]:
     return [
         order.id, order.number, order.created_at.isoformat(), order.status, order.currency, order.total,
-        order.amount_refunded, order.email or "", order.buyer_name or "", order.fraud_decision or "",
-        "" if order.fraud_score is None else order.fraud_score, order.platform_id or "",
+        order.amount_refunded, _text(order.email), _text(order.buyer_display_name),
+        order.fraud_decision or "", "" if order.fraud_score is None else order.fraud_score,
+        order.platform_id or "",
     ]  # fmt: skip
 
 

@@ -47,7 +47,7 @@ class OrderSummary(BaseModel):
             total=order.total,
             amount_refunded=order.amount_refunded,
             email=order.email,
-            buyer_name=order.buyer_name,
+            buyer_name=order.buyer_display_name,
             fraud_decision=order.fraud_decision,
             fraud_score=order.fraud_score,
             platform_id=order.platform_id,

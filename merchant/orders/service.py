@@ -61,12 +61,13 @@ def _totals(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def _buyer_name(record: CheckoutSession) -> str | None:
+    """The buyer's name as typed (``buyer_name`` is its lower-cased copy, for the prefix search)."""
     buyer = record.buyer or {}
     name = buyer.get("full_name") or " ".join(
         part for part in (buyer.get("first_name"), buyer.get("last_name")) if part
     )
     name = name or (record.fulfillment_details or {}).get("name") or ""
-    return name.strip().lower()[:300] or None
+    return name.strip()[:300] or None
 
 
 def _option(evaluation: Evaluation) -> dict[str, Any] | None:
@@ -98,6 +99,7 @@ async def create_from_checkout(
 ) -> OrderView:
     """The order of a paid session: a snapshot of what was bought and charged."""
     email = (record.buyer or {}).get("email")
+    name = _buyer_name(record)
     token = secrets.token_urlsafe(24)
     order = Order(
         id=new_id("ord"),
@@ -106,7 +108,8 @@ async def create_from_checkout(
         status=MANUAL_REVIEW if review else CONFIRMED,
         currency=record.currency,
         email=email.lower() if email else None,
-        buyer_name=_buyer_name(record),
+        buyer_name=name.lower() if name else None,
+        buyer_display_name=name,
         buyer=record.buyer,
         fulfillment_details=record.fulfillment_details,
         fulfillment_option=_option(evaluation),

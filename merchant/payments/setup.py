@@ -39,7 +39,12 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, StripeEmulator | N
         emulator = start_emulator()
         api_key, api_base = EMULATOR_API_KEY, emulator.url
     client = stripe_client(api_key, api_base=api_base, timeout=settings.stripe_timeout)
-    return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts)), emulator
+    return StripeGateway(client, retry=retry_policy(settings)), emulator
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """Stripe's Retry-After is honoured up to one call's timeout: never longer than a call may take."""
+    return RetryPolicy(attempts=settings.stripe_max_attempts, max_retry_after=settings.stripe_timeout)
 
 
 _shared: list[StripeGateway] = []
@@ -65,4 +70,4 @@ def worker_gateway(settings: Settings) -> StripeGateway | None:
             return None
         api_key, api_base = EMULATOR_API_KEY, announced.read_text().strip()
     client = stripe_client(api_key, api_base=api_base, timeout=settings.stripe_timeout)
-    return StripeGateway(client, retry=RetryPolicy(attempts=settings.stripe_max_attempts))
+    return StripeGateway(client, retry=retry_policy(settings))

@@ -20,8 +20,9 @@ What is emulated, and what is assumed:
   ``Idempotent-Replayed: true``; other params → 400 ``idempotency_error``; validation errors (400/404)
   and injected pre-execution faults are not saved; a key still running → 409 ``idempotency_key_in_use``.
 * Faults (``inject_fault``): ``500`` / ``500_no_retry`` / ``429`` / ``409`` answer before anything
-  runs. ``timeout`` waits ``delay`` seconds, then runs and saves like a slow Stripe (the client has
-  usually given up by then). ``drop`` runs (or replays) and closes the socket without an answer.
+  runs (with ``Retry-After`` when ``retry_after`` is given). ``timeout`` waits ``delay`` seconds, then
+  runs and saves like a slow Stripe (the client has usually given up by then). ``drop`` runs (or
+  replays) and closes the socket without an answer.
   ``500_after_execution`` runs the handler (the PI exists, the token is consumed) then answers 500 with
   ``Stripe-Should-Retry: false`` and saves nothing: a retry with the same key executes again and, with
   a single-use token, is refused as deactivated, so the client must look the payment up first.
@@ -169,6 +170,7 @@ class JournalEntry:
     status: int | None = None  # None: no answer was sent (a dropped connection)
     replayed: bool = False
     fault: str | None = None
+    received_at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 class ApiError(Exception):
@@ -202,6 +204,7 @@ class _Fault:
     times: int
     delay: float
     method: str | None
+    retry_after: float | None = None
 
 
 @dataclass(slots=True)
@@ -471,13 +474,17 @@ class StripeEmulator:
         times: int = 1,
         delay: float = 2.0,
         method: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        """The next ``times`` requests under ``path_prefix`` fail as ``kind``; ``times=0`` clears them."""
+        """The next ``times`` requests under ``path_prefix`` fail as ``kind``; ``times=0`` clears them.
+
+        ``retry_after``: the early faults' answers carry ``Retry-After`` with these seconds.
+        """
         with self._lock:
             if times <= 0:
                 self._faults = [f for f in self._faults if (f.path_prefix, f.kind) != (path_prefix, kind)]
             else:
-                self._faults.append(_Fault(path_prefix, kind, times, delay, method))
+                self._faults.append(_Fault(path_prefix, kind, times, delay, method, retry_after))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -598,7 +605,10 @@ class StripeEmulator:
         fault = self._take_fault(entry.method, entry.path)
         entry.fault = fault.kind if fault else None
         if fault and fault.kind in _EARLY_FAULTS:
-            return self._error_reply(_EARLY_FAULTS[fault.kind](), request)
+            reply = self._error_reply(_EARLY_FAULTS[fault.kind](), request)
+            if fault.retry_after is not None:
+                reply.headers["Retry-After"] = f"{fault.retry_after:g}"
+            return reply
         key = (
             (account, request.idempotency_key) if entry.method == "POST" and request.idempotency_key else None
         )

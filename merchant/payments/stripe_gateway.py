@@ -4,7 +4,8 @@ shared/docs/payments-stripe.md is the reference: a PaymentIntent created and con
 token in ``payment_method_data[shared_payment_granted_token]``, the preview ``Stripe-Version``
 sent on token calls only, ``error_on_requires_action`` (the agent side runs any authentication),
 our own idempotency keys, a short timeout and our own retry policy (the SDK's is off, so one
-policy decides what is retried and how long a buyer waits).
+policy decides what is retried and how long a buyer waits). A ``Retry-After`` on a 429 (or a 5xx)
+sets the wait before the retry instead of the backoff, up to ``RetryPolicy.max_retry_after``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import stripe
 
+from merchant.kit.retry_after import parse_retry_after
 from merchant.payments.gateway import (
     ChargeRequest,
     ChargeResult,
@@ -42,6 +44,16 @@ class RetryPolicy:
     attempts: int = 3  # calls in all, the first included
     backoff: float = 0.25  # seconds before the first retry, doubling, with jitter
     max_backoff: float = 2.0
+    max_retry_after: float = 10.0  # the longest Retry-After honoured (a longer one waits this long)
+
+    def delay(self, attempt: int, exc: stripe.StripeError) -> float:
+        """Seconds before retrying after failed ``attempt`` (1-based) ended by ``exc``."""
+        headers = {str(name).lower(): value for name, value in (exc.headers or {}).items()}
+        asked = parse_retry_after(headers.get("retry-after"))
+        if asked is not None:
+            return min(asked, self.max_retry_after)
+        delay: float = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)  # jitter
 
 
 def stripe_client(api_key: str, *, api_base: str | None, timeout: float) -> stripe.StripeClient:
@@ -174,8 +186,7 @@ class StripeGateway:
                     if _unknown_outcome(exc):
                         raise GatewayUnavailable(f"Stripe did not answer: {exc.user_message or exc}") from exc
                     raise
-                delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))  # jitter
+                await asyncio.sleep(self.retry.delay(attempt, exc))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def inspect_token(self, token: str) -> TokenInfo | None:

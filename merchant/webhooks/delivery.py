@@ -4,7 +4,9 @@
 ``Retry-After``) until ``DELIVERY_WINDOW`` after the event was written, or after staff last
 retried or replayed it, then dead. Any other answer, a destination the outbound guard refuses, or
 (in production) a webhook URL that is not https -> dead at once (a dead letter staff can retry).
-The event id travels as ``Webhook-Id`` so receivers can drop repeats.
+The event id travels as ``Webhook-Id`` so receivers can drop repeats. ``http`` must be an
+``outbound_client``: it checks the address each connection goes to (and pins it), so the URL
+itself is only checked for its form here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.db.transaction import transaction
-from merchant.kit.outbound import ForbiddenDestination, check_destination
+from merchant.kit.outbound import ForbiddenDestination, check_url
 from merchant.platforms.models import AgentPlatform
 from merchant.webhooks.models import OrderEvent, WebhookAttempt
 from merchant.webhooks.signing import sign
@@ -49,6 +51,7 @@ class _Answer:
     excerpt: str | None
     retry_after: float | None
     duration_ms: int
+    refused: bool = False  # the outbound guard refused the address: dead at once
 
 
 def body_bytes(event: OrderEvent) -> bytes:
@@ -76,6 +79,9 @@ async def _post(
     except httpx.HTTPError as exc:
         elapsed = int((time.perf_counter() - started) * 1000)
         return _Answer(None, f"{type(exc).__name__}: {exc}"[:500], None, None, elapsed)
+    except ForbiddenDestination as exc:  # the guard refused the address: not worth retrying
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return _Answer(None, f"refused: {exc}"[:500], None, None, elapsed, refused=True)
     elapsed = int((time.perf_counter() - started) * 1000)
     excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
     return _Answer(response.status_code, None, excerpt, _retry_after(response, now), elapsed)
@@ -85,6 +91,8 @@ def _classify(answer: _Answer, event: OrderEvent, now: datetime) -> Delivery:
     if answer.status is not None and 200 <= answer.status < 300:
         return Delivery("delivered")
     detail = answer.error or f"HTTP {answer.status}"
+    if answer.refused:
+        return Delivery("dead", detail=detail)
     retryable = answer.status is None or answer.status in RETRYABLE_STATUSES
     if not retryable:
         return Delivery("dead", detail=f"{detail}: refused, not retried")
@@ -100,7 +108,6 @@ async def deliver(
     http: httpx.AsyncClient,
     event_id: str,
     *,
-    allow_private: bool,
     require_https: bool = False,
     now: datetime,
 ) -> Delivery:
@@ -120,7 +127,7 @@ async def deliver(
         detail = "production sends events over https only; fix the platform's webhook URL"
         return await _finish(sessions, event_id, None, Delivery("dead", detail=detail), now)
     try:
-        await check_destination(platform.webhook_url, allow_private=allow_private)
+        check_url(platform.webhook_url)
     except ForbiddenDestination as exc:
         return await _finish(sessions, event_id, None, Delivery("dead", detail=str(exc)), now)
     body = body_bytes(event)

@@ -45,7 +45,6 @@ async def deliver_event(context: JobContext, event_id: str) -> str:
         job_sessions(context),
         job_http(context),
         event_id,
-        allow_private=settings.outbound_allow_private,
         require_https=settings.is_production,
         now=utc_now(),
     )

@@ -25,7 +25,6 @@ from merchant.catalog.publish import (
     FeedClient,
     FeedConfigError,
     derive_idempotency_key,
-    parse_retry_after,
     publish_catalog,
 )
 from merchant.catalog.records import FeedMode
@@ -33,6 +32,7 @@ from merchant.config import Settings, get_settings
 from merchant.db import create_sessionmaker, transaction
 from merchant.jobs.defer import defer
 from merchant.jobs.worker import run_worker
+from merchant.kit.retry_after import parse_retry_after
 from tests.catalog.feed_receiver import Fault, FeedReceiver, Recorded, spec_available
 from tests.catalog.helpers import run_feed
 from tests.cli.helpers import free_port, run_cli
@@ -66,6 +66,7 @@ class Sleeps:
 def client(receiver: FeedReceiver, **options: Any) -> FeedClient:
     options.setdefault("backoff_base", 0.001)
     options.setdefault("timeout", 5.0)
+    options.setdefault("allow_private", True)  # the receiver is on 127.0.0.1
     return FeedClient(receiver.url, options.pop("token", TOKEN), **options)
 
 
@@ -235,7 +236,7 @@ class TestClient:
 
     async def test_an_unreachable_api_fails_after_the_retries(self) -> None:
         url = f"http://127.0.0.1:{free_port()}"  # nothing listens: the connection is refused
-        async with FeedClient(url, TOKEN, max_attempts=2, backoff_base=0.001) as feeds:
+        async with FeedClient(url, TOKEN, max_attempts=2, backoff_base=0.001, allow_private=True) as feeds:
             with pytest.raises(FeedApiError, match="could not be reached after 2 attempts") as caught:
                 await feeds.get_feed("feed_x")
         assert caught.value.status is None
@@ -401,11 +402,11 @@ class TestPublish:
 @pytest.mark.slow
 class TestCommand:
     async def test_publish_end_to_end(
-        self, receiver: FeedReceiver, committed: AsyncEngine, subprocess_env: dict[str, str]
+        self, receiver: FeedReceiver, committed: AsyncEngine, cli_env: dict[str, str]
     ) -> None:
         await ingest_path(create_sessionmaker(committed), FEEDS / "acp")
         args = ("catalog", "publish", "--url", receiver.url, "--token", TOKEN, "--batch-size", "2")
-        created = run_cli(*args, env=subprocess_env)
+        created = run_cli(*args, env=cli_env)
         assert created.returncode == 0, created.stderr
         assert "Created feed feed_1" in created.stderr
         assert "MERCHANT_FEED_PUBLISH_ID=feed_1" in created.stderr
@@ -417,7 +418,7 @@ class TestCommand:
 
         # Settings as defaults: the same publication configured through the environment.
         env = {
-            **subprocess_env,
+            **cli_env,
             "MERCHANT_FEED_PUBLISH_URL": receiver.url,
             "MERCHANT_FEED_PUBLISH_TOKEN": TOKEN,
             "MERCHANT_FEED_PUBLISH_ID": "feed_1",
@@ -428,24 +429,24 @@ class TestCommand:
         assert [r.method for r in receiver.requests[3:]] == ["GET", "PATCH"]
         assert receiver.violations == []
 
-    def test_no_url_exits_1(self, subprocess_env: dict[str, str]) -> None:
-        result = run_cli("catalog", "publish", "--token", TOKEN, env=subprocess_env)
+    def test_no_url_exits_1(self, cli_env: dict[str, str]) -> None:
+        result = run_cli("catalog", "publish", "--token", TOKEN, env=cli_env)
         assert result.returncode == 1
         assert "no Feed API URL: set MERCHANT_FEED_PUBLISH_URL or pass --url" in result.stderr
 
-    def test_no_token_exits_1(self, subprocess_env: dict[str, str]) -> None:
-        result = run_cli("catalog", "publish", "--url", "http://127.0.0.1:9", env=subprocess_env)
+    def test_no_token_exits_1(self, cli_env: dict[str, str]) -> None:
+        result = run_cli("catalog", "publish", "--url", "http://127.0.0.1:9", env=cli_env)
         assert result.returncode == 1
         assert "no Feed API token" in result.stderr
 
     async def test_a_failed_publication_exits_1(
-        self, receiver: FeedReceiver, committed: AsyncEngine, subprocess_env: dict[str, str]
+        self, receiver: FeedReceiver, committed: AsyncEngine, cli_env: dict[str, str]
     ) -> None:
         await ingest_path(create_sessionmaker(committed), FEEDS / "acp")
         receiver.add_feed("feed_x")
         wrong = run_cli(
             "catalog", "publish", "--url", receiver.url, "--token", "wrong", "--feed-id", "feed_x",
-            env=subprocess_env,
+            env=cli_env,
         )  # fmt: skip
         assert wrong.returncode == 1
         assert "publication failed: GET /feeds/feed_x answered HTTP 401" in wrong.stderr
@@ -453,7 +454,7 @@ class TestCommand:
 
         receiver.fail_next("PATCH", *[Fault.error(500)] * 2)
         env = {
-            **subprocess_env,
+            **cli_env,
             "MERCHANT_FEED_PUBLISH_MAX_ATTEMPTS": "2",
             "MERCHANT_FEED_PUBLISH_BACKOFF": "0",
         }
@@ -466,11 +467,17 @@ class TestCommand:
 
 
 @pytest.fixture
+def cli_env(subprocess_env: dict[str, str]) -> dict[str, str]:
+    return {**subprocess_env, "MERCHANT_OUTBOUND_ALLOW_PRIVATE": "true"}  # the receiver is on 127.0.0.1
+
+
+@pytest.fixture
 def publish_settings(monkeypatch: pytest.MonkeyPatch, receiver: FeedReceiver) -> Iterator[None]:
     """The worker reads ``get_settings()``: point it at the receiver for this test."""
     monkeypatch.setenv("MERCHANT_FEED_PUBLISH_URL", receiver.url)
     monkeypatch.setenv("MERCHANT_FEED_PUBLISH_TOKEN", TOKEN)
     monkeypatch.setenv("MERCHANT_FEED_PUBLISH_BATCH_SIZE", "2")
+    monkeypatch.setenv("MERCHANT_OUTBOUND_ALLOW_PRIVATE", "true")  # the receiver is on 127.0.0.1
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -50,3 +50,34 @@ async def test_allowing_private_lets_loopback_through() -> None:
 async def test_a_name_that_does_not_resolve_is_refused() -> None:
     with pytest.raises(ForbiddenDestination, match="does not resolve"):
         await check_destination("http://no-such-host.invalid/feed.csv", allow_private=False)
+
+
+# --------------------------------------------------------------------------- spellings of private addresses
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0x7f000001/",  # hex
+        "http://2130706433/",  # one decimal number
+        "http://0177.0.0.1/",  # octal (httpx itself refuses to parse it)
+        "http://127.1/",  # short form
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::127.0.0.1]/",  # IPv4-compatible (deprecated)
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a00:1]/",  # NAT64 of 10.0.0.1
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://localhost/",
+        "http://localhost./",  # trailing dot
+        "http://LocalHost:8080/",
+        "http://api.localhost/",  # RFC 6761: every *.localhost is loopback
+    ],
+)
+async def test_every_spelling_of_a_private_address_is_refused(url: str) -> None:
+    with pytest.raises(ForbiddenDestination, match=r"private or reserved|not a valid URL"):
+        await check_destination(url, allow_private=False)
+
+
+async def test_nat64_of_a_public_address_passes() -> None:
+    await check_destination("http://[64:ff9b::808:808]/", allow_private=False)  # 8.8.8.8

@@ -195,3 +195,49 @@ class TestRedact:
         value = {"password": "hunter2", "items": [{"email": "a@example.com"}]}
         redact(value)
         assert value == {"password": "hunter2", "items": [{"email": "a@example.com"}]}
+
+
+class TestSecretFormats:
+    """Before: the patterns stopped at the first ``-`` of a URL-safe secret (our platform signing
+    secrets are ``whsec_`` + URL-safe base64), knew Stripe keys only with ``live``/``test`` and 8+
+    plain characters, and missed a token right after a percent-encoded ``/`` or ``=``."""
+
+    @pytest.mark.parametrize(
+        "secret",
+        [
+            "whsec_N4tfaCerVz0XGfOJKPzEBa-1Xr5NacYcHyZ6uGJjG7s",  # merchant.platforms: whsec_ + urlsafe
+            "whsec_5f8a2c9e1b7d4a6f3c0e9b8a7d6c5b4a",
+            "sk_live_51HxYz-AbCdEfGh",
+            "sk_test_emulator",
+            "rk_live_abcdEFGH1234",
+            "rk_test_HuTJ0-urAAVvHYzJhrNcmU9ni8A",
+            "sk_4eC39HqLyjWDarjtT1zdp7dc",  # no mode in the prefix
+            "spt_1RgaZcKaJH3pBGvwZ0a9cS2x",
+            "pi_3MtwBwLkdIwHu7ix28a3tqPa_secret_YrKJUKribcBjcG8HVhfZluoGH",
+            "pi_3Mtw_secret_eU4NSH-aaDC9IzEW",
+            "seti_1Mm8s8LkdIwHu7ix0OXBfTRG_secret_NXDiqSwUyd5cmHqjuf4y6dN0wXnqZ6Q",
+            "key_b14e59e91cea3c6e.xygoYJfqpv3P5AwQHMBCiIDfD0ZXL1UtFZyxORmaPiA",
+        ],
+    )
+    @pytest.mark.parametrize(
+        "template",
+        [
+            "{}",
+            "secret {} loaded",
+            "GET /v1/shared_payment/granted_tokens/{} 200",
+            "path=%2Fv1%2Fgranted_tokens%2F{}",
+            "payment_method_data%5Bshared_payment_granted_token%5D%3D{}&amount=1",
+            "(b'authorization', b'Bearer {}')",
+            '{{"client_secret": "{}"}}',
+        ],
+    )
+    def test_no_part_of_the_secret_survives(self, secret: str, template: str) -> None:
+        out = redact_text(template.format(secret))
+        assert secret[-8:] not in out, out
+
+    def test_ordinary_identifiers_are_kept(self) -> None:
+        text = (
+            "risk_level elevated; task_id 7; skip_reason none; order_events_total 3; tok; "
+            'duplicate key violates unique constraint "pk_checkout_session"; fk_order_line_order_id_orders'
+        )
+        assert redact_text(text) == text
