@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.identity import service as identity_service
@@ -179,6 +180,22 @@ async def test_legacy_items_and_catalog_messages(
         ("out_of_stock", "$.line_items[1]"),
         ("missing", "$.fulfillment_details.address"),
     ]
+
+
+async def test_no_unit_left_is_out_of_stock_even_while_in_stock(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, session: AsyncSession
+) -> None:
+    """Before: 0 units of an ``in_stock`` variant answered ``quantity_exceeded`` ("At most 0")."""
+    await session.execute(text("UPDATE catalog_variant SET inventory_quantity = 0 WHERE id = 'tee-red-s'"))
+    body = {"currency": "usd", "line_items": [{"id": "tee-red-s", "quantity": 1}]}
+    created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
+    update = {"line_items": [{"id": "tee-red-s", "quantity": 2}]}
+    path = f"/checkout_sessions/{created['id']}"
+    updated = assert_session(await client.post(path, headers=key(agent), json=update), 200)
+    for answer in (created, updated):
+        errors = [(m["code"], m["param"]) for m in answer["messages"] if m["type"] == "error"]
+        assert ("out_of_stock", "$.line_items[0]") in errors
+        assert all(code != "quantity_exceeded" for code, _ in errors)
 
 
 def _valid_examples(prefix: str, definition: str) -> list[tuple[str, dict[str, Any]]]:
