@@ -170,6 +170,25 @@ async def test_replay_and_conflict(client: httpx.AsyncClient, agent: Headers) ->
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
 
 
+async def test_closed_session_answers_carry_retry_after_and_allow(
+    client: httpx.AsyncClient, agent: Headers, key: Keys
+) -> None:
+    """Before: 409 ``checkout_session_not_open`` had no ``Retry-After`` (ACP's 409 requires one) and
+    the 405 of a second cancel no ``Allow`` (RFC 9110 requires one)."""
+    body = {"currency": "usd", "line_items": [{"id": "mug"}]}
+    created = await client.post("/checkout_sessions", headers=key(agent), json=body)
+    path = f"/checkout_sessions/{created.json()['id']}"
+    assert (await client.post(f"{path}/cancel", headers=key(agent))).status_code == 200
+    update = key(agent)
+    for attempt in ("first", "replayed"):
+        refused = await client.post(path, headers=update, json={"line_items": [{"id": "mug"}]})
+        assert (refused.status_code, refused.json()["code"]) == (409, "checkout_session_not_open"), attempt
+        assert refused.headers["retry-after"] == "60", attempt
+    assert refused.headers["idempotent-replayed"] == "true"
+    again = await client.post(f"{path}/cancel", headers=key(agent))
+    assert (again.status_code, again.headers["allow"]) == (405, "")
+
+
 async def test_legacy_items_and_catalog_messages(
     client: httpx.AsyncClient, agent: Headers, key: Keys
 ) -> None:
