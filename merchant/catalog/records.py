@@ -49,7 +49,11 @@ class FeedFormat(StrEnum):
     GOOGLE_CSV = "google-csv"
     GOOGLE_XML = "google-xml"
     ACP_JSONL = "acp-jsonl"
-    PARQUET = "openai-parquet"
+    PARQUET = "openai-parquet"  # recognised (its runs fail with ``unsupported_format``), not read
+
+
+# What a caller may name as a feed's format (our OpenAPI document lists only these).
+READABLE_FORMATS: tuple[FeedFormat, ...] = tuple(f for f in FeedFormat if f is not FeedFormat.PARQUET)
 
 
 class FeedMode(StrEnum):

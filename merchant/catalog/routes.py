@@ -22,6 +22,7 @@ from merchant.catalog.errors import FileTooLarge
 from merchant.catalog.models import FeedRun, Variant
 from merchant.catalog.records import Availability, FeedFormat, FeedMode
 from merchant.catalog.schemas import (
+    READABLE_FORMAT_SCHEMA,
     FeedRunDetail,
     FeedRunPage,
     FeedRunView,
@@ -93,11 +94,7 @@ def _feed_request_body() -> dict[str, Any]:
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "The feed file (may be gzipped)."},
             "mode": url_schema["properties"]["mode"],
-            "format": {
-                "type": "string",
-                "enum": [f.value for f in FeedFormat],
-                "description": "The file's format; detected when absent.",
-            },
+            "format": {**READABLE_FORMAT_SCHEMA, "description": "The file's format; detected when absent."},
         },
     }
     return {

@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, WithJsonSchema, field_validator
 
 from merchant.catalog.models import FeedRowError, FeedRun, Product, Variant
-from merchant.catalog.records import Availability, FeedFormat, FeedMode
+from merchant.catalog.records import READABLE_FORMATS, Availability, FeedFormat, FeedMode
 
 INT4_MAX = 2**31 - 1
 
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
 SourceKind = Literal["upload", "url", "file"]
+# A format the caller names: one the ingest reads (a named ``openai-parquet`` is refused).
+READABLE_FORMAT_SCHEMA: dict[str, Any] = {"type": "string", "enum": [f.value for f in READABLE_FORMATS]}
 
 
 # Feed runs
@@ -36,7 +38,9 @@ class FeedUrlRequest(BaseModel):
         default=FeedMode.UPSERT,
         description="`upsert` changes only the items in the file; `snapshot` also delists the others.",
     )
-    format: FeedFormat | None = Field(default=None, description="The file's format; detected when absent.")
+    format: Annotated[FeedFormat, WithJsonSchema(READABLE_FORMAT_SCHEMA)] | None = Field(
+        default=None, description="The file's format; detected when absent."
+    )
 
 
 class RowCounts(BaseModel):

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -105,12 +105,57 @@ class RiskInput:
     forwarded: str | None = None  # the Forwarded / X-Forwarded-For header of the agent's request
 
 
+AuthenticationOutcome = Literal[
+    "abandoned",
+    "attempt_acknowledged",
+    "authenticated",
+    "canceled",
+    "denied",
+    "informational",
+    "internal_error",
+    "not_supported",
+    "processing_error",
+    "rejected",
+]
+# 3-D Secure outcomes after which a charge may go ahead (the issuer authenticated the buyer, or
+# acknowledged the attempt / took note). Any other outcome the agent reports is refused before
+# the payment provider is called: the agent itself says the check did not pass.
+AUTHENTICATED_OUTCOMES: frozenset[str] = frozenset({"authenticated", "attempt_acknowledged", "informational"})
+_ISSUER_REFUSED = frozenset({"denied", "rejected"})  # the issuer said no: another card is needed
+AUTHENTICATION_PARAM = "$.authentication_result.outcome"
+
+
 @dataclass(frozen=True, slots=True)
 class CompleteRequest:
     payment: PaymentInput
     buyer: dict[str, Any] | None = None  # replaces the stored buyer when given
     order_notes: str | None = None
     risk: RiskInput = RiskInput()
+    authentication_outcome: AuthenticationOutcome | None = None  # the agent's 3-D Secure result
+
+
+def check_authentication(outcome: AuthenticationOutcome | None) -> None:
+    """Refuse a complete whose 3-D Secure result says the buyer was not authenticated (no charge).
+
+    ``denied`` / ``rejected``: the issuer refused, ``payment_declined``. Abandoned, canceled,
+    failed or unsupported authentication: ``requires_3ds`` (authenticate again, or pay otherwise).
+    No result at all is not refused: we do not ask for 3-D Secure (``supports_3ds`` false).
+    """
+    if outcome is None or outcome in AUTHENTICATED_OUTCOMES:
+        return
+    if outcome in _ISSUER_REFUSED:
+        text = (
+            f"The card issuer refused to authenticate the buyer (3-D Secure {outcome}); nothing was charged."
+        )
+        raise InvalidRequest(
+            f"{text} Use another payment method.", code="payment_declined", param=AUTHENTICATION_PARAM
+        )
+    text = f"3-D Secure authentication did not succeed ({outcome}); nothing was charged."
+    raise InvalidRequest(
+        f"{text} Authenticate the payment again or use another payment method.",
+        code="requires_3ds",
+        param=AUTHENTICATION_PARAM,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +315,7 @@ async def _prepare(
     evaluation = await sessions_service.evaluate_record(session, record, completer.config, unpaid=True)
     _check_ready(evaluation, session_id)
     handler = _check_payment(completer.config, request.payment)
+    check_authentication(request.authentication_outcome)  # before anything is held or charged
     refusal = _token_refusal(token_info, evaluation, record.currency, now=now)
     if refusal is not None:
         return _Refused(refusal)

@@ -7,7 +7,8 @@ wire format: the service loads the inputs, the version adapters render the resul
 
 Rules:
 - an unknown variant id -> error ``invalid`` on ``$.line_items[i].id``; the line is not priced;
-- a variant not eligible for checkout, delisted or not purchasable -> error ``out_of_stock``;
+- a variant not eligible for checkout, delisted, not purchasable or with no unit left (tracked
+  stock at 0 although its availability still says ``in_stock``) -> error ``out_of_stock``;
 - more than the stock or than ``max_quantity_per_order`` -> error ``quantity_exceeded`` on
   ``$.line_items[i].quantity``; at most ``LOW_STOCK`` units left -> warning ``low_stock``;
 - a variant priced in another currency than the session -> error ``invalid`` on ``$.currency``;
@@ -111,7 +112,7 @@ def _line_messages(index: int, wanted: RequestedItem, item: CatalogItem, currenc
     if item.currency != currency:
         text = f"{item.title} is sold in {item.currency}, not {currency}."
         return [Message(MessageType.error, "invalid", "$.currency", text)]
-    if not item.purchasable:
+    if not item.purchasable or (item.inventory_quantity is not None and item.inventory_quantity <= 0):
         return [Message(MessageType.error, "out_of_stock", path, f"{item.title} is not available.")]
     limits = [n for n in (item.inventory_quantity, item.max_quantity_per_order) if n is not None]
     if limits and wanted.quantity > min(limits):

@@ -31,6 +31,7 @@ from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import HeldIdempotent, Idempotent, IdempotentRoute
 from merchant.http.locale import DisplayLocale
+from merchant.http.schemas import Error
 from merchant.http.signatures import SignatureVerdict
 from merchant.http.versioning import ApiVersion
 from merchant.identity.service import Principal
@@ -179,7 +180,16 @@ async def complete_session(
     return acp.render_completion(done)
 
 
-@router.post("/{checkout_session_id}/cancel", summary="Cancel a checkout session")
+_CLOSED = {
+    "model": Error,
+    "description": "Already completed or canceled (`checkout_session_closed`)",
+    "headers": {
+        "Allow": {"description": "Empty: the session takes no method any more", "schema": {"type": "string"}}
+    },
+}
+
+
+@router.post("/{checkout_session_id}/cancel", summary="Cancel a checkout session", responses={405: _CLOSED})
 async def cancel_session(
     checkout_session_id: str,
     acp: Acp,

@@ -13,7 +13,13 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from merchant.checkout.complete import CompleteRequest, PaymentInput, RiskInput
+from merchant.checkout.complete import (
+    AUTHENTICATED_OUTCOMES,
+    AuthenticationOutcome,
+    CompleteRequest,
+    PaymentInput,
+    RiskInput,
+)
 from merchant.checkout.config import LinksConfig
 from merchant.checkout.evaluate import Evaluation, Message, RequestedItem
 from merchant.checkout.pricing import PricedLine, TaxRule, Totals
@@ -451,10 +457,32 @@ class RiskSignalsIn(_Closed):
     device_fingerprint: Annotated[str, Field(max_length=512)] | None = None
 
 
+class AuthenticationDetailsIn(_Closed):
+    three_ds_cryptogram: Annotated[str, Field(min_length=1, max_length=128)]
+    electronic_commerce_indicator: Literal["01", "02", "05", "06", "07"]
+    transaction_id: Annotated[str, Field(min_length=1, max_length=128)]
+    version: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class AuthenticationResultIn(_Closed):
+    """The agent's 3-D Secure result (acp-spec.md §8.3); its outcome decides whether we charge."""
+
+    outcome: AuthenticationOutcome
+    outcome_details: AuthenticationDetailsIn | None = None
+
+    @model_validator(mode="after")
+    def _details_when_authenticated(self) -> Self:
+        if self.outcome in AUTHENTICATED_OUTCOMES and self.outcome_details is None:
+            raise PydanticCustomError(
+                "missing", f"outcome_details is required when outcome is {self.outcome}"
+            )
+        return self
+
+
 class CompleteIn(_Closed):
     payment_data: PaymentDataIn
     buyer: BuyerIn | None = None
-    authentication_result: dict[str, Any] | None = None  # 3DS is not offered (supports_3ds false)
+    authentication_result: AuthenticationResultIn | None = None
     affiliate_attribution: AffiliateAttributionIn | None = None
     risk_signals: RiskSignalsIn | None = None
     marketing_consents: list[dict[str, Any]] | None = None
@@ -474,6 +502,7 @@ class CompleteIn(_Closed):
             ),
             buyer=_dump(self.buyer),
             order_notes=self.order_notes,
+            authentication_outcome=self.authentication_result.outcome if self.authentication_result else None,
             risk=RiskInput(
                 ip_address=risk.ip_address,
                 user_agent=risk.user_agent,

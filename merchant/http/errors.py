@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from merchant import errors
 from merchant.http.schemas import Error, ErrorType
@@ -43,6 +44,11 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_la
 
 _BODY_LOCATION = "body"
 
+# ACP's 409 answer requires ``Retry-After``. A state conflict (a session completed, canceled or
+# expired) does not resolve by waiting: a retry gets the same answer, so the wait named is long.
+# Conflicts about contention (a key or a payment in flight) name their own, short, wait.
+STATE_CONFLICT_RETRY_AFTER = 60
+
 
 def error_response(status: int, body: Error, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
@@ -60,8 +66,13 @@ def domain_error_response(exc: errors.DomainError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = exc.retry_after
+    if retry_after is None and status == 409:
+        retry_after = STATE_CONFLICT_RETRY_AFTER
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if status == 405:  # RFC 9110: what the resource still allows; nothing, in its current state
+        headers["Allow"] = ""
     versions = list(exc.supported_versions) if exc.supported_versions else None
     body = Error(type=type_, code=exc.code, message=exc.message, param=exc.param, supported_versions=versions)
     return error_response(status, body, headers)
@@ -87,13 +98,41 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     return error_response(400, Error(type="invalid_request", code=code, message=message, param=param))
 
 
-def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at the request's path.
+
+    The router names only the methods of the first route whose path matched; the path of
+    ``GET`` and ``POST /checkout_sessions/{id}`` is two routes. Each method is asked of the routes
+    as a request of its own would be (only ``matches``: no handler runs).
+    """
+    allowed = []
+    for method in _METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def http_error_response(exc: StarletteHTTPException, request: Request) -> JSONResponse:
     if exc.status_code >= 500:
         body = Error(type="processing_error", code="internal_error", message="Internal error.")
     else:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
         body = Error(type="invalid_request", code=code, message=str(exc.detail))
-    return error_response(exc.status_code, body, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(exc.status_code, body, headers)
 
 
 def unavailable_response(message: str, code: str) -> JSONResponse:
@@ -117,9 +156,9 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return validation_error_response(exc)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return http_error_response(exc)
+    return http_error_response(exc, request)
 
 
 async def _on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:

@@ -36,7 +36,12 @@ from merchant.db.transaction import transaction
 from merchant.errors import Conflict, DomainError, PayloadTooLarge, UnsupportedMediaType
 from merchant.http.auth import AnyPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.errors import domain_error_response, status_for, validation_error_response
+from merchant.http.errors import (
+    STATE_CONFLICT_RETRY_AFTER,
+    domain_error_response,
+    status_for,
+    validation_error_response,
+)
 from merchant.http.hygiene import is_json, media_type, refuse_unsafe_json
 from merchant.idempotency import service
 from merchant.idempotency.errors import KeyConflict, KeyInFlight
@@ -129,6 +134,8 @@ def _replay_response(replay: _Replay) -> Response:
     response = Response(answer.body, status_code=answer.status_code, media_type=answer.content_type)
     response.headers[REPLAYED] = "true"
     response.headers[HEADER] = replay.key
+    if answer.status_code == 409:  # only state conflicts are saved (contention never is)
+        response.headers["Retry-After"] = str(STATE_CONFLICT_RETRY_AFTER)
     return response
 
 

@@ -7,6 +7,7 @@ without authentication; nothing on the page allows a change.
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -61,7 +62,17 @@ def render_page(view: OrderView, shop_name: str) -> str:
     )
 
 
-@router.get(PATH, response_class=HTMLResponse, summary="Order status page (public, unguessable URL)")
+_NO_SUCH_ORDER: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No order at that URL", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+
+
+@router.get(
+    PATH,
+    response_class=HTMLResponse,
+    summary="Order status page (public, unguessable URL)",
+    responses=_NO_SUCH_ORDER,
+)
 async def order_status_page(token: str, request: Request) -> HTMLResponse:
     async with transaction(request.app.state.sessions) as session:
         view = await load_by_permalink(session, token)

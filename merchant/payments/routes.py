@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from merchant.db.transaction import transaction
 from merchant.errors import ServiceUnavailable
+from merchant.http.schemas import Error
 from merchant.jobs.defer import defer
 from merchant.kit.clock import utc_now
 from merchant.orders.tasks import handle_stripe_event
@@ -28,7 +31,15 @@ def _secret(request: Request) -> str:
     return secret
 
 
-@router.post("/stripe/webhooks", summary="Stripe webhook events (verified by Stripe-Signature)")
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "Missing or wrong `Stripe-Signature`, or not a Stripe event"},
+    503: {"model": Error, "description": "Webhooks not configured, or the database unavailable"},
+}
+
+
+@router.post(
+    "/stripe/webhooks", summary="Stripe webhook events (verified by Stripe-Signature)", responses=_REFUSED
+)
 async def stripe_webhook(request: Request) -> JSONResponse:
     """Verify, store once (by event id) and acknowledge; a job does the work."""
     payload = await request.body()

@@ -29,7 +29,7 @@ from merchant.payments.gateway import ChargeRequest, ChargeResult, PaymentGatewa
 from merchant.payments.models import Payment
 from merchant.payments.stripe_emulator import StripeEmulator
 from tests.catalog.acp_schema import CHECKOUT_SCHEMA_PATH, schema_problems
-from tests.checkout.purchase import Agent, Json, intents_for, scalar, stock, total_of
+from tests.checkout.purchase import Agent, Json, complete_body, intents_for, scalar, stock, total_of
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -127,6 +127,48 @@ async def test_authentication_required_is_not_completed(agent: Agent, stripe: St
     assert (
         next(m for m in body["messages"] if m["code"] == "requires_3ds")["param"] == "$.authentication_result"
     )
+
+
+THREE_DS_DETAILS = {
+    "three_ds_cryptogram": "ABCDEFGHIJKLMNOPQRSTUVWX==",
+    "electronic_commerce_indicator": "05",
+    "transaction_id": "dsTransId_12345",
+    "version": "2.2.0",
+}
+
+
+@pytest.mark.parametrize(
+    ("result", "code"),
+    [
+        ({"outcome": "denied"}, "payment_declined"),
+        ({"outcome": "rejected", "outcome_details": THREE_DS_DETAILS}, "payment_declined"),
+        ({"outcome": "abandoned"}, "requires_3ds"),
+        ({"outcome": "internal_error"}, "requires_3ds"),
+    ],
+)
+async def test_a_failed_3ds_result_is_refused_without_charging(
+    agent: Agent, stripe: StripeEmulator, committed: AsyncEngine, result: Json, code: str
+) -> None:
+    """Before: the agent's ``authentication_result`` was ignored, a failed 3-D Secure charged."""
+    session = await agent.ready_session()
+    token = stripe.create_granted_token(max_amount=total_of(session))
+    body = {**complete_body(token), "authentication_result": result}
+    path = f"/checkout_sessions/{session['id']}/complete"
+    refused = await agent.client.post(path, headers=agent.key(), json=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["type"] == "invalid_request"
+    assert (refused.json()["code"], refused.json()["param"]) == (code, "$.authentication_result.outcome")
+    assert "nothing was charged" in refused.json()["message"]
+    assert intents_for(stripe, session["id"]) == []
+    assert await scalar(committed, select(func.count()).select_from(Order)) == 0
+    got = await agent.client.get(f"/checkout_sessions/{session['id']}", headers=agent.headers)
+    assert got.json()["status"] == "ready_for_payment"
+
+    authenticated = {**complete_body(token), "authentication_result": {"outcome": "authenticated"}}
+    no_details = await agent.client.post(path, headers=agent.key(), json=authenticated)
+    assert (no_details.status_code, no_details.json()["param"]) == (400, "$.authentication_result")
+    authenticated["authentication_result"]["outcome_details"] = THREE_DS_DETAILS
+    assert_completed(await agent.client.post(path, headers=agent.key(), json=authenticated))
 
 
 async def test_unusable_tokens_are_refused_before_charging(agent: Agent, stripe: StripeEmulator) -> None:

@@ -37,6 +37,7 @@ CATALOG = {
     ),
     "mug": CatalogItem("mug", "Mug", 1200, "USD", True, inventory_quantity=3),
     "lamp": CatalogItem("lamp", "Lamp", 4500, "USD", False),
+    "sold": CatalogItem("sold", "Sold out", 800, "USD", True, inventory_quantity=0),
     "cap": CatalogItem("cap", "Cap", 1500, "USD", True, max_quantity_per_order=2),
     "ebook": CatalogItem("ebook", "E-book", 999, "USD", True, is_digital=True),
     "yen": CatalogItem("yen", "Cup", 1500, "JPY", True),
@@ -112,6 +113,8 @@ def test_the_only_option_is_chosen_for_the_buyer() -> None:
         ([("nope", 1)], [("error", "invalid", "$.line_items[0].id")]),
         ([("tee", 1), ("lamp", 1)], [("error", "out_of_stock", "$.line_items[1]")]),
         ([("mug", 4)], [("error", "quantity_exceeded", "$.line_items[0].quantity")]),
+        # Still ``in_stock`` in the feed but no unit left: out of stock, not "at most 0".
+        ([("sold", 1)], [("error", "out_of_stock", "$.line_items[0]")]),
         ([("cap", 3)], [("error", "quantity_exceeded", "$.line_items[0].quantity")]),
         ([("mug", 2)], [("warning", "low_stock", "$.line_items[0]")]),
         ([("yen", 1)], [("error", "invalid", "$.currency")]),

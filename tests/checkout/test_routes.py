@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.identity import service as identity_service
@@ -169,6 +170,25 @@ async def test_replay_and_conflict(client: httpx.AsyncClient, agent: Headers) ->
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
 
 
+async def test_closed_session_answers_carry_retry_after_and_allow(
+    client: httpx.AsyncClient, agent: Headers, key: Keys
+) -> None:
+    """Before: 409 ``checkout_session_not_open`` had no ``Retry-After`` (ACP's 409 requires one) and
+    the 405 of a second cancel no ``Allow`` (RFC 9110 requires one)."""
+    body = {"currency": "usd", "line_items": [{"id": "mug"}]}
+    created = await client.post("/checkout_sessions", headers=key(agent), json=body)
+    path = f"/checkout_sessions/{created.json()['id']}"
+    assert (await client.post(f"{path}/cancel", headers=key(agent))).status_code == 200
+    update = key(agent)
+    for attempt in ("first", "replayed"):
+        refused = await client.post(path, headers=update, json={"line_items": [{"id": "mug"}]})
+        assert (refused.status_code, refused.json()["code"]) == (409, "checkout_session_not_open"), attempt
+        assert refused.headers["retry-after"] == "60", attempt
+    assert refused.headers["idempotent-replayed"] == "true"
+    again = await client.post(f"{path}/cancel", headers=key(agent))
+    assert (again.status_code, again.headers["allow"]) == (405, "")
+
+
 async def test_legacy_items_and_catalog_messages(
     client: httpx.AsyncClient, agent: Headers, key: Keys
 ) -> None:
@@ -179,6 +199,22 @@ async def test_legacy_items_and_catalog_messages(
         ("out_of_stock", "$.line_items[1]"),
         ("missing", "$.fulfillment_details.address"),
     ]
+
+
+async def test_no_unit_left_is_out_of_stock_even_while_in_stock(
+    client: httpx.AsyncClient, agent: Headers, key: Keys, session: AsyncSession
+) -> None:
+    """Before: 0 units of an ``in_stock`` variant answered ``quantity_exceeded`` ("At most 0")."""
+    await session.execute(text("UPDATE catalog_variant SET inventory_quantity = 0 WHERE id = 'tee-red-s'"))
+    body = {"currency": "usd", "line_items": [{"id": "tee-red-s", "quantity": 1}]}
+    created = assert_session(await client.post("/checkout_sessions", headers=key(agent), json=body), 201)
+    update = {"line_items": [{"id": "tee-red-s", "quantity": 2}]}
+    path = f"/checkout_sessions/{created['id']}"
+    updated = assert_session(await client.post(path, headers=key(agent), json=update), 200)
+    for answer in (created, updated):
+        errors = [(m["code"], m["param"]) for m in answer["messages"] if m["type"] == "error"]
+        assert ("out_of_stock", "$.line_items[0]") in errors
+        assert all(code != "quantity_exceeded" for code, _ in errors)
 
 
 def _valid_examples(prefix: str, definition: str) -> list[tuple[str, dict[str, Any]]]:
