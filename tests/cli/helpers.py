@@ -35,15 +35,26 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def background(
-    *args: str, env: dict[str, str], cwd: Path | None = None, stop: signal.Signals = signal.SIGINT
+    *args: str,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    stop: signal.Signals = signal.SIGINT,
+    group: bool = False,
 ) -> Iterator[subprocess.Popen[str]]:
     """A long-running ``merchant`` process, stopped with ``stop`` (then killed) on exit.
 
-    Its output goes to a file (never a pipe nobody reads, which would block it).
+    Its output goes to a file (never a pipe nobody reads, which would block it). With ``group``
+    it leads a process group of its own, killed whole on exit (children it spawned included).
     """
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(
-            [*MERCHANT, *args], env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, text=True
+            [*MERCHANT, *args],
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=group,
         )
         process.output = output  # type: ignore[attr-defined]
         try:
@@ -56,6 +67,15 @@ def background(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            if group:
+                kill_group(process)
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group ``process`` leads (started with ``group=True``), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def output_of(process: subprocess.Popen[str]) -> str:
