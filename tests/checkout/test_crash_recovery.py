@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -45,7 +43,7 @@ from merchant.payments.stripe_emulator import JournalEntry, StripeEmulator
 from merchant.payments.stripe_gateway import StripeGateway, stripe_client
 from tests.catalog.helpers import FEEDS, run_feed
 from tests.checkout.purchase import Agent, Json, intents_for, stock, total_of
-from tests.cli.helpers import background, free_port, output_of, wait_ready
+from tests.cli.helpers import background, free_port, output_of, until, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +54,6 @@ KEY = "pay-1"
 POINTS = ("before_charge", "stripe_in_flight", "after_charge")
 HOOKED = {"before_charge", "after_charge"}  # killed by merchant.kit.faults; in flight by the test
 CHARGE = "/v1/payment_intents"
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -97,15 +94,6 @@ async def shop(committed: AsyncEngine, fake_stripe: StripeEmulator, subprocess_e
         "MERCHANT_COMPLETE_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     return Shop(committed, fake_stripe, env, created.token)
-
-
-async def until(what: str, check: Callable[[], Awaitable[T | None]], seconds: float = WAIT) -> T:
-    """Poll ``check`` until it gives a value; fail saying ``what`` never happened."""
-    deadline = time.monotonic() + seconds
-    while (value := await check()) is None:
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        await asyncio.sleep(0.05)
-    return value
 
 
 def charge_requests(stripe: StripeEmulator) -> list[JournalEntry]:

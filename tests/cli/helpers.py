@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 MERCHANT = [sys.executable, "-m", "merchant"]
+T = TypeVar("T")
 
 
 def run_cli(
@@ -117,3 +120,12 @@ def postgres_running_in(data_dir: Path) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def until(what: str, check: Callable[[], Awaitable[T | None]], seconds: float = 30) -> T:
+    """Poll ``check`` until it gives a value; fail saying ``what`` never happened."""
+    deadline = time.monotonic() + seconds
+    while (value := await check()) is None:
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        await asyncio.sleep(0.05)
+    return value
