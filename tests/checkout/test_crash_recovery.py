@@ -156,18 +156,17 @@ async def holds_of(engine: AsyncEngine, session_id: str) -> list[tuple[str, str 
         return [(status, order, int(quantity)) for status, order, quantity in rows]
 
 
-async def retry(shop: Shop, killed: Killed) -> Json:
-    """A restarted server; the agent retries the same request, with the same key, until it is
-    answered (not 409 in flight, not 503)."""
+async def retry(agent: Agent, killed: Killed) -> Json:
+    """The agent retries the same request, with the same key, on the restarted server until it
+    is answered (not 409 in flight, not 503)."""
     session, token = killed.session, killed.token
-    async with shop.server() as (_, agent):
 
-        async def answered() -> httpx.Response | None:
-            response = await agent.complete(session["id"], token, key=KEY)
-            return None if response.status_code in (409, 503) else response
+    async def answered() -> httpx.Response | None:
+        response = await agent.complete(session["id"], token, key=KEY)
+        return None if response.status_code in (409, 503) else response
 
-        response = await until("an answer to the retried complete", answered)
-        replay = await agent.complete(session["id"], token, key=KEY)
+    response = await until("an answer to the retried complete", answered)
+    replay = await agent.complete(session["id"], token, key=KEY)
     assert (response.status_code, response.json().get("status")) == (200, "completed"), response.text
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json()["order"]["id"] == response.json()["order"]["id"]
@@ -222,7 +221,8 @@ async def test_killed_then_the_same_retry_completes_once(shop: Shop, point: str)
     stock_before = await stock(shop.engine)
     killed = await kill_at(shop, point)
 
-    done = await retry(shop, killed)
+    async with shop.server() as (_, agent):  # restarted
+        done = await retry(agent, killed)
 
     await assert_one_purchase(shop, killed.session, done, stock_before)
 
@@ -235,17 +235,18 @@ async def test_killed_then_left_alone_the_reconcile_job_settles_it(
     killed = await kill_at(shop, point)
     session = killed.session
 
-    outcome = await reconcile(shop, settings, point)
+    async with shop.server() as (_, agent):  # restarted; nobody calls it until the late retry
+        outcome = await reconcile(shop, settings, point)
 
-    [payment] = await payments_of(shop.engine, session["id"])
-    if point == "before_charge":  # Stripe never saw it: nothing to finish, the stock goes back
-        assert (outcome, payment.status) == ("payment canceled", "canceled")
-        assert intents_for(shop.stripe, session["id"]) == []
-        assert await orders_of(shop.engine, session["id"]) == []
-        assert await stock(shop.engine) == stock_before
-        assert [h[0] for h in await holds_of(shop.engine, session["id"])] == ["released"]
-    else:
-        assert (outcome, payment.status) == ("order created", "authorized")
-        assert len(await orders_of(shop.engine, session["id"])) == 1
-    done = await retry(shop, killed)  # the agent comes back late: the same order, or a first charge
+        [payment] = await payments_of(shop.engine, session["id"])
+        if point == "before_charge":  # Stripe never saw it: nothing to finish, the stock goes back
+            assert (outcome, payment.status) == ("payment canceled", "canceled")
+            assert intents_for(shop.stripe, session["id"]) == []
+            assert await orders_of(shop.engine, session["id"]) == []
+            assert await stock(shop.engine) == stock_before
+            assert [h[0] for h in await holds_of(shop.engine, session["id"])] == ["released"]
+        else:
+            assert (outcome, payment.status) == ("order created", "authorized")
+            assert len(await orders_of(shop.engine, session["id"])) == 1
+        done = await retry(agent, killed)  # the agent comes back late: the same order, or a first charge
     await assert_one_purchase(shop, session, done, stock_before)
