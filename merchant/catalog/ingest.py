@@ -7,7 +7,8 @@ is marked ``failed`` with the reason, in its own transaction.
 
 A process killed mid-run (SIGKILL, OOM, power cut) cannot do (3): transaction (2)
 holds the run's advisory lock, which PostgreSQL releases when the transaction ends
-or its connection dies, so a ``running`` run whose lock is free has no process left;
+or its connection dies (noticed at the latest when the statement running then
+ends: merges go chunk by chunk), so a ``running`` run whose lock is free has no process left;
 the next import marks it failed (``fail_dead_runs``).
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 import orjson
 import psycopg
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.catalog import reader, staging
@@ -50,8 +51,6 @@ Progress = Callable[[int, int], None]  # (rows read, raw bytes read)
 # pool makes (2) wait; a run younger than this is never judged dead.
 STARTING_GRACE = timedelta(seconds=5)
 INTERRUPTED = "the import stopped before it finished (its process ended); nothing was changed, run it again"
-# A dead client is noticed within this long even mid-statement, and the run's lock freed (ms).
-CONNECTION_CHECK_MS = 1000
 
 
 def reader_options(settings: Settings) -> reader.ReaderOptions:
@@ -101,10 +100,6 @@ def run_lock_id(run_id: str) -> int:
 async def _hold_run(session: AsyncSession, run_id: str) -> None:
     """Hold the run's lock for this transaction (2): the run is alive while it does."""
     await session.execute(select(func.pg_advisory_xact_lock(run_lock_id(run_id))))
-    await session.execute(
-        text("SELECT set_config('client_connection_check_interval', :ms, true)"),
-        {"ms": str(CONNECTION_CHECK_MS)},
-    )
 
 
 async def fail_dead_runs(session: AsyncSession, *, now: datetime) -> list[str]:
