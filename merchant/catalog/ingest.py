@@ -4,21 +4,30 @@ Transactions: (1) the run is marked ``running`` and committed, so staff see it;
 (2) staging, merge, row errors and the final counts commit together - the live
 catalog changes only if the whole file was read; (3) on failure, the run alone
 is marked ``failed`` with the reason, in its own transaction.
+
+A process killed mid-run (SIGKILL, OOM, power cut) cannot do (3): transaction (2)
+holds the run's advisory lock, which PostgreSQL releases when the transaction ends
+or its connection dies (noticed at the latest when the statement running then
+ends: merges go chunk by chunk), so a ``running`` run whose lock is free has no process left;
+the next import marks it failed (``fail_dead_runs``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
 import structlog
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from merchant.catalog import reader, staging
@@ -38,6 +47,10 @@ from merchant.kit.clock import utc_now
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int, int], None]  # (rows read, raw bytes read)
+# From marking a run running (1) to its load (2) taking the run's lock: a moment, unless the
+# pool makes (2) wait; a run younger than this is never judged dead.
+STARTING_GRACE = timedelta(seconds=5)
+INTERRUPTED = "the import stopped before it finished (its process ended); nothing was changed, run it again"
 
 
 def reader_options(settings: Settings) -> reader.ReaderOptions:
@@ -60,6 +73,7 @@ async def create_run(
     requested_by: str | None,
     size_bytes: int | None,
 ) -> FeedRun:
+    await fail_dead_runs(session, now=utc_now())
     run = FeedRun(
         id=new_run_id(),
         source_kind=source_kind,
@@ -75,6 +89,37 @@ async def create_run(
     session.add(run)
     await session.flush()
     return run
+
+
+def run_lock_id(run_id: str) -> int:
+    """The signed 64-bit advisory lock id a run's load holds while it lives."""
+    digest = hashlib.sha256(f"catalog.feed_run\n{run_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def _hold_run(session: AsyncSession, run_id: str) -> None:
+    """Hold the run's lock for this transaction (2): the run is alive while it does."""
+    await session.execute(select(func.pg_advisory_xact_lock(run_lock_id(run_id))))
+
+
+async def fail_dead_runs(session: AsyncSession, *, now: datetime) -> list[str]:
+    """Mark failed the runs left ``running`` by a process that died (their load rolled back)."""
+    running = await session.scalars(
+        select(FeedRun.id).where(FeedRun.status == "running", FeedRun.started_at < now - STARTING_GRACE)
+    )
+    dead = [
+        run_id
+        for run_id in running.all()
+        if await session.scalar(select(func.pg_try_advisory_xact_lock(run_lock_id(run_id))))
+    ]
+    if dead:
+        await session.execute(
+            update(FeedRun)
+            .where(FeedRun.id.in_(dead))
+            .values(status="failed", error_code="interrupted", error_message=INTERRUPTED, finished_at=now)
+        )
+        log.warning("catalog.feed_runs_interrupted", run_ids=dead)
+    return dead
 
 
 async def get_run(session: AsyncSession, run_id: str) -> FeedRun:
@@ -209,7 +254,10 @@ async def run_ingest(
     started = time.perf_counter()
     try:
         async with transaction(sessions) as session:
+            await _hold_run(session, run_id)
             run = await get_run(session, run_id)
+            if run.status != "running":  # judged dead while (2) waited for a connection
+                return run
             fmt = FeedFormat(run.format) if run.format else detect_format(feed.path)
             run.format = fmt.value
             if run.size_bytes is None:

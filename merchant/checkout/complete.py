@@ -20,7 +20,8 @@ connection while the PSP answers, and never needs two at once.
 A lease left by a dead process runs out (``Completer.lease``) and the next complete takes it
 over; a takeover while the first request still runs is safe too: it resumes the same attempt
 with the same PSP key, and ``finish`` under the row locks records one outcome and one order. A
-partial unique index (one live payment per session) is the last line of defence.
+partial unique index (one live payment per session) is the last line of defence. Crash tests
+kill a real server by SIGKILL around the PSP call (``crash_point``, merchant.kit.faults).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from merchant.fraud import rules as fraud_rules
 from merchant.fraud import service as fraud
 from merchant.inventory import service as inventory
 from merchant.kit.admission import waiting_elsewhere
+from merchant.kit.faults import crash_point
 from merchant.merchant_config import MerchantConfig
 from merchant.orders import service as orders
 from merchant.orders.service import OrderView
@@ -236,7 +238,9 @@ async def _complete_held(
         done = await _refused(completer, session, owner, lease.session_id, step.message, now=now)
     else:
         await checkpoint(session)  # the attempt is committed before the PSP sees its key
+        crash_point("before_charge")
         result = await _charge(completer.gateway, step.request)
+        crash_point("after_charge")  # the PSP answered; nothing of it is recorded yet
         done = await _finish(completer, session, owner, step, result, now=now)
     await sessions_service.release_completion_lease(session, lease)
     return done

@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import gzip
 import shutil
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from merchant.catalog import reader
-from merchant.catalog.models import FeedRowError, Product
+from merchant.catalog import ingest, reader
+from merchant.catalog.models import FeedRowError, FeedRun, Product
 from merchant.catalog.records import FeedFormat, FeedMode
+from merchant.kit.clock import utc_now
 from tests.catalog.helpers import FEEDS, errors_of, run_feed, variants
 
 
@@ -404,3 +406,49 @@ class TestUnsafeText:
         [error] = await errors_of(session, run.id)
         assert (error.line, error.code) == (2, "invalid_json"), (error.code, error.message)
         assert set(await variants(session)) == {"good"}
+
+
+class TestDeadRuns:
+    """A run left ``running`` by a killed process is failed by the next import, a live one never
+    (the slow end-to-end test, with a real SIGKILL, is tests/catalog/test_killed_import.py)."""
+
+    async def _runs(self, session: AsyncSession, *started_ago: timedelta) -> list[FeedRun]:
+        """Runs marked running that long ago (all created first: creating one judges the others)."""
+        runs = [
+            await ingest.create_run(
+                session,
+                source_kind="file",
+                source="feed.csv",
+                mode=FeedMode.UPSERT,
+                fmt=None,
+                requested_by="test",
+                size_bytes=None,
+            )
+            for _ in started_ago
+        ]
+        for run, ago in zip(runs, started_ago, strict=True):
+            run.status, run.started_at = "running", utc_now() - ago
+        await session.flush()
+        return runs
+
+    async def test_only_runs_whose_load_is_gone_are_failed(
+        self, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        past_grace = ingest.STARTING_GRACE + timedelta(seconds=1)
+        # starting: just marked running, its load may not hold the lock yet
+        dead, alive, starting = await self._runs(session, past_grace, past_grace, timedelta(0))
+        async with engine.connect() as loading, loading.begin():  # alive's load, in another process
+            await loading.execute(text("SET LOCAL lock_timeout = '10s'"))
+            await loading.execute(select(func.pg_advisory_xact_lock(ingest.run_lock_id(alive.id))))
+            assert await ingest.fail_dead_runs(session, now=utc_now()) == [dead.id]
+        await session.refresh(dead)
+        assert (dead.status, dead.error_code, dead.error_message) == (
+            "failed",
+            "interrupted",
+            ingest.INTERRUPTED,
+        )
+        assert [await self._status(session, r) for r in (alive, starting)] == ["running", "running"]
+
+    async def _status(self, session: AsyncSession, run: FeedRun) -> str:
+        await session.refresh(run)
+        return run.status

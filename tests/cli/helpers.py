@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 MERCHANT = [sys.executable, "-m", "merchant"]
+T = TypeVar("T")
 
 
 def run_cli(
@@ -35,15 +38,26 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def background(
-    *args: str, env: dict[str, str], cwd: Path | None = None, stop: signal.Signals = signal.SIGINT
+    *args: str,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    stop: signal.Signals = signal.SIGINT,
+    group: bool = False,
 ) -> Iterator[subprocess.Popen[str]]:
     """A long-running ``merchant`` process, stopped with ``stop`` (then killed) on exit.
 
-    Its output goes to a file (never a pipe nobody reads, which would block it).
+    Its output goes to a file (never a pipe nobody reads, which would block it). With ``group``
+    it leads a process group of its own, killed whole on exit (children it spawned included).
     """
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(
-            [*MERCHANT, *args], env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, text=True
+            [*MERCHANT, *args],
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=group,
         )
         process.output = output  # type: ignore[attr-defined]
         try:
@@ -56,6 +70,15 @@ def background(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            if group:
+                kill_group(process)
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group ``process`` leads (started with ``group=True``), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def output_of(process: subprocess.Popen[str]) -> str:
@@ -97,3 +120,12 @@ def postgres_running_in(data_dir: Path) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def until(what: str, check: Callable[[], Awaitable[T | None]], seconds: float = 30) -> T:
+    """Poll ``check`` until it gives a value; fail saying ``what`` never happened."""
+    deadline = time.monotonic() + seconds
+    while (value := await check()) is None:
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        await asyncio.sleep(0.05)
+    return value
