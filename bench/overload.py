@@ -1,6 +1,6 @@
 """Overload benchmark: checkout create at twice the saturating load, with and without admission control.
 
-    python bench/overload.py [--limits 16,100000] [--seconds 15] [--factor 2.0] [--workers 2]
+    python bench/overload.py [--limits 100000,16,8] [--seconds 15] [--factor 2.0] [--rate R] [--workers 2]
                              [--server postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each admission limit (``MERCHANT_MAX_INFLIGHT_REQUESTS``; 100000 = effectively none, the
@@ -10,7 +10,8 @@ catalog, creates an agent key and starts ``merchant serve --workers N``. Then:
   1. saturation: a closed loop of 32 keep-alive connections sends creates for ``--seconds`` (a
      connection answered 503 waits its Retry-After, 1 s); the 2xx rate is the saturating
      throughput S;
-  2. overload: an open loop offers ``--factor`` x S creates per second for ``--seconds`` (arrivals
+  2. overload: an open loop offers ``--factor`` x S creates per second (S of the first limit
+     listed, so every limit gets the same load; or ``--rate``) for ``--seconds`` (arrivals
      on a fixed schedule, whatever the answers: a real crowd of agents does not slow down because
      we are slow), each on an idle keep-alive connection or a new one (at most 512), with a 5 s
      client timeout.
@@ -36,6 +37,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -58,17 +60,20 @@ class Tally:
     other: dict[int, int] = field(default_factory=dict)
     timeouts: int = 0
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
-    def row(self, seconds: float) -> dict[str, float | int]:
+    def row(self, seconds: float) -> dict[str, Any]:
         return {
             "ok_per_s": len(self.ok) / seconds,
             "ok_p50_ms": percentile(self.ok, 50) * 1000,
             "ok_p99_ms": percentile(self.ok, 99) * 1000,
             "shed": len(self.shed),
+            "shed_p50_ms": percentile(self.shed, 50) * 1000,
             "shed_p99_ms": percentile(self.shed, 99) * 1000,
             "other": sum(self.other.values()),
             "timeouts": self.timeouts,
             "errors": self.errors,
+            "error_kinds": str(self.error_kinds),
         }
 
 
@@ -126,8 +131,10 @@ async def timed(connection: Connection, tally: Tally) -> bool:
         tally.timeouts += 1
         connection.close()
         return False
-    except (OSError, asyncio.IncompleteReadError, ValueError):
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         tally.errors += 1
+        kind = type(exc).__name__
+        tally.error_kinds[kind] = tally.error_kinds.get(kind, 0) + 1
         connection.close()
         return False
     elapsed = time.perf_counter() - started
@@ -226,7 +233,8 @@ def wait_ready(port: int) -> None:
     raise SystemExit("merchant serve never became ready")
 
 
-def run_limit(args: argparse.Namespace, limit: int) -> dict[str, dict[str, float | int]]:
+def run_limit(args: argparse.Namespace, limit: int, rate: float | None) -> dict[str, dict[str, Any]]:
+    """Both phases on a fresh server; ``rate`` None: ``--factor`` x this run's saturating rate."""
     url = recreate_database(args.server)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHANT_")}
     env.update(
@@ -248,8 +256,8 @@ def run_limit(args: argparse.Namespace, limit: int) -> dict[str, dict[str, float
         wait_ready(args.port)
         asyncio.run(closed_loop(args.port, token, 32, 3))  # warm-up
         saturation = asyncio.run(closed_loop(args.port, token, 32, args.seconds))
-        saturating = len(saturation.ok) / args.seconds
-        rate = args.factor * saturating
+        if rate is None:
+            rate = args.factor * len(saturation.ok) / args.seconds
         overload, dropped = asyncio.run(open_loop(args.port, token, rate, args.seconds))
         result = {"saturation": saturation.row(args.seconds), "overload": overload.row(args.seconds)}
         result["overload"].update(offered_per_s=rate, client_dropped=dropped)
@@ -266,7 +274,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--limits", default="16,100000")
+    parser.add_argument("--limits", default="100000,16,8")
+    parser.add_argument("--rate", type=float, default=None, help="offered creates/s (default: measured)")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--factor", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
@@ -279,19 +288,24 @@ def main() -> None:
         uvloop.install()
     results = {}
     try:
+        rate: float | None = args.rate
         for limit in (int(x) for x in args.limits.split(",")):
-            results[limit] = run_limit(args, limit)
+            results[limit] = run_limit(args, limit, rate)
+            rate = float(results[limit]["overload"]["offered_per_s"])  # the same load for every limit
             print(f"limit {limit}: {results[limit]}", file=sys.stderr, flush=True)
     finally:
         drop_database(args.server)
-    print("| limit | phase | offered/s | 2xx/s | 2xx p50 | 2xx p99 | 503 | 503 p99 | timeouts | errors |")
+    print(
+        "| limit | phase | offered/s | 2xx/s | 2xx p50 | 2xx p99 | 503 | 503 p50 / p99 | timeouts | errors |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for limit, phases in results.items():
         for phase, row in phases.items():
             offered = f"{row['offered_per_s']:.0f}" if "offered_per_s" in row else "closed, 32 conn"
             print(
                 f"| {limit} | {phase} | {offered} | {row['ok_per_s']:.0f} | {row['ok_p50_ms']:.1f} ms"
-                f" | {row['ok_p99_ms']:.1f} ms | {row['shed']} | {row['shed_p99_ms']:.1f} ms"
+                f" | {row['ok_p99_ms']:.1f} ms | {row['shed']}"
+                f" | {row['shed_p50_ms']:.1f} / {row['shed_p99_ms']:.1f} ms"
                 f" | {row['timeouts']} | {row['errors'] + row['other']} |"
             )
 
