@@ -85,8 +85,11 @@ class Settings(BaseSettings):
     bench_endpoints: bool = False
     # Requests one API process works on at once; beyond it a request gets 503 + Retry-After at once
     # (health checks, the staff API and Stripe webhooks are never refused). A request waiting on
-    # the PSP does not count meanwhile.
-    max_inflight_requests: int = Field(default=32, ge=1, le=100_000)
+    # the PSP does not count meanwhile. A create is mostly CPU: a few at once keep a process busy,
+    # more only queue (bench/overload.py, twice the saturating load on the 2-core reference box:
+    # 4 -> admitted p99 52-71 ms at the saturating rate; 8 -> 97-119 ms; 32 -> 0.4-0.65 s).
+    # Raise it where requests wait on a remote database longer than they compute.
+    max_inflight_requests: int = Field(default=4, ge=1, le=100_000)
     # Largest request body accepted on the ACP endpoints (413 beyond).
     acp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long an Idempotency-Key's answer is replayed (ACP: at least 24 h).

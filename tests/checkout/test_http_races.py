@@ -22,7 +22,9 @@ async def test_parallel_duplicates_create_one_session(
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with background("serve", "--port", str(port), "--workers", "2", env=subprocess_env) as process:
+    # Every racer is admitted (the race, not load shedding, is under test: tests/http/test_overload.py).
+    env = {**subprocess_env, "MERCHANT_MAX_INFLIGHT_REQUESTS": str(2 * PARALLEL)}
+    with background("serve", "--port", str(port), "--workers", "2", env=env) as process:
         wait_ready(base, process)
         created = run_cli("keys", "create", "--role", "agent", "--name", "racer", env=subprocess_env)
         assert created.returncode == 0, created.stderr
