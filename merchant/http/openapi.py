@@ -23,7 +23,9 @@ from merchant.http.idempotency import IdempotentRoute
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_REQUIRED_KEY: frozenset[Callable[..., Any]] = frozenset({idempotency.claim_key, idempotency.hold_key})
+_REQUIRED_KEY: frozenset[Callable[..., Any]] = frozenset(  # ACP's: required in the latest version
+    {idempotency.claim_key, idempotency.hold_key, idempotency.claim_acp_key, idempotency.hold_acp_key}
+)
 _OPTIONAL_KEY: frozenset[Callable[..., Any]] = frozenset(
     {idempotency.claim_key_if_sent, idempotency.hold_key_if_sent}
 )

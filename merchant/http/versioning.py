@@ -8,7 +8,13 @@ from fastapi import Depends, Header
 
 from merchant.errors import InvalidRequest
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17",)  # newest first
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17", "2026-01-30")  # newest first
+IDEMPOTENCY_KEY_REQUIRED_FROM = "2026-04-17"  # older versions' OpenAPI marks the header optional
+
+
+def idempotency_key_required(version: str) -> bool:
+    """ACP requires ``Idempotency-Key`` on POSTs from 2026-04-17; before, it is honoured when sent."""
+    return version >= IDEMPOTENCY_KEY_REQUIRED_FROM
 
 
 class VersionError(InvalidRequest):
