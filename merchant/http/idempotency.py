@@ -23,6 +23,7 @@ flight across those commits, answered or released when the request ends.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,7 +45,7 @@ from merchant.http.errors import (
     validation_error_response,
 )
 from merchant.http.hygiene import is_json, media_type, refuse_unsafe_json
-from merchant.http.versioning import ApiVersion, idempotency_key_required
+from merchant.http.versioning import VERSION_HEADER, ApiVersion, idempotency_key_required
 from merchant.idempotency import service
 from merchant.idempotency.errors import KeyConflict, KeyInFlight
 from merchant.idempotency.service import Answer, Scope
@@ -54,6 +55,7 @@ from merchant.kit.clock import utc_now
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _UNSAVED_STATUSES = frozenset({401, 403, 429})
+UNVERSIONED_FINGERPRINT = "2026-04-17"  # the only version served when fingerprints were the body's
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +71,22 @@ class _Replay(Exception):
         self.key = key
 
 
+def _fingerprint(version: str | None, body: bytes) -> str:
+    """The request's fingerprint: its body, and its ``API-Version`` unless that is 2026-04-17
+    (whose fingerprints were the body's alone), so that a key sent again under another version is
+    another request (422), never answered in the shape of the version it was first sent in."""
+    digest = fingerprint(body)
+    version = (version or "").strip()
+    if version in ("", UNVERSIONED_FINGERPRINT):
+        return digest
+    return hashlib.sha256(f"{version}:{digest}".encode()).hexdigest()  # 64 characters, as stored
+
+
 async def _claim(request: Request, principal: AnyPrincipal, session: AsyncSession, *, held: bool) -> Claim:
     """Check and claim the request's key; a replay short-cuts the handler."""
     key = service.check_key(request.headers.get(HEADER))
     scope = Scope(principal.key_id, f"{request.method} {request.url.path}", key)
-    claim = Claim(scope, fingerprint(await request.body()), held)
+    claim = Claim(scope, _fingerprint(request.headers.get(VERSION_HEADER), await request.body()), held)
     hold = service.Hold(_lease(request), _retention(request)) if held else None
     answer = await service.claim(session, scope, claim.fingerprint, now=utc_now(), hold=hold)
     if answer is not None:

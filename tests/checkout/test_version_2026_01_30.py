@@ -85,6 +85,18 @@ async def test_replay_with_a_key_under_2026_01_30(agent: Agent) -> None:
     assert valid(other, 422)["code"] == "idempotency_conflict"
 
 
+async def test_a_key_sent_again_under_another_version_is_another_request(agent: Agent) -> None:
+    """Not replayed in the shape of the version it was first sent in: 422, as another body is."""
+    body = {"currency": "usd", "line_items": [{"id": "mug"}], "capabilities": {}}
+    for first, then in ((NEW, OLD), (OLD, NEW)):
+        headers = {**agent.under(first).headers, "Idempotency-Key": f"shared-{first}"}
+        valid(await agent.client.post("/checkout_sessions", headers=headers, json=body), 201, first)
+        again = await agent.client.post(
+            "/checkout_sessions", headers={**headers, "API-Version": then}, json=body
+        )
+        assert valid(again, 422, then)["code"] == "idempotency_conflict"
+
+
 async def test_idempotency_key_optional_only_before_2026_04_17(agent: Agent) -> None:
     old, new = agent.under(OLD), agent.under(NEW)
     first = valid(await create(old, key=False), 201)
