@@ -1,7 +1,8 @@
-"""ACP checkout-session endpoints (2026-04-17 wire format): thin adapters over ``checkout.service``.
+"""ACP checkout-session endpoints: thin adapters over ``checkout.service``, in the wire format of
+the request's ``API-Version`` (``checkout.wire``; bodies are documented in 2026-04-17's).
 
 Every route: agent key, ``API-Version``, request signature (per key policy); every POST also
-an ``Idempotency-Key`` (``IdempotentRoute``).
+an ``Idempotency-Key`` (``IdempotentRoute``; optional before 2026-04-17).
 """
 
 from __future__ import annotations
@@ -17,19 +18,12 @@ from merchant.audit import service as audit
 from merchant.audit.service import PREVIOUS_AFTER, AuditContext, Previous
 from merchant.checkout import complete as completion
 from merchant.checkout import service
-from merchant.checkout.wire_2026_04_17 import (
-    CancelIn,
-    CompleteIn,
-    CreateIn,
-    UpdateIn,
-    render_capabilities,
-    render_links,
-    render_session,
-)
+from merchant.checkout.wire import Wire, wire_for
+from merchant.checkout.wire_2026_04_17 import CancelIn, CompleteIn, CreateIn, UpdateIn, render_links
 from merchant.http.audit import AuditCtx
 from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
-from merchant.http.idempotency import HeldIdempotent, Idempotent, IdempotentRoute
+from merchant.http.idempotency import AcpHeldIdempotent, AcpIdempotent, IdempotentRoute
 from merchant.http.locale import DisplayLocale
 from merchant.http.schemas import Error
 from merchant.http.signatures import SignatureVerdict
@@ -38,7 +32,6 @@ from merchant.identity.service import Principal
 from merchant.kit.clock import utc_now
 from merchant.merchant_config import MerchantConfig, public_base
 from merchant.orders.service import OrderView
-from merchant.orders.wire_2026_04_17 import render_order
 
 router = APIRouter(prefix="/checkout_sessions", route_class=IdempotentRoute, tags=["checkout"])
 Json = dict[str, Any]
@@ -58,6 +51,7 @@ class AcpCall:
     version, key, signature; the idempotency claim comes after, in the POST routes)."""
 
     owner: str
+    wire: Wire
     config: MerchantConfig
     locale: str
     platform_id: str | None
@@ -66,13 +60,15 @@ class AcpCall:
 
     def render(self, view: service.View) -> Json:
         links = render_links(self.config.links)
-        capabilities = render_capabilities(self.config, view.record.agent_interventions)
-        return render_session(view, links=links, now=utc_now(), locale=self.locale, capabilities=capabilities)
+        capabilities = self.wire.render_capabilities(self.config, view.record.agent_interventions)
+        return self.wire.render_session(
+            view, links=links, now=utc_now(), locale=self.locale, capabilities=capabilities
+        )
 
     def render_completion(self, done: completion.Completion) -> Json:
         body = self.render(done.view)
         if done.order is not None:
-            body["order"] = render_order(done.order)
+            body["order"] = self.wire.render_order(done.order)
         return body
 
     async def audit(
@@ -104,22 +100,24 @@ class AcpCall:
 
 
 async def acp_call(
-    _version: ApiVersion,
+    version: ApiVersion,
     principal: AgentPrincipal,
     _signed: SignatureVerdict,
     config: ConfigDep,
     locale: DisplayLocale,
     audit_context: AuditCtx,  # after the signature check: it carries the verdict
 ) -> AcpCall:
-    return AcpCall(principal.key_id, config, locale, principal.platform_id, principal, audit_context)
+    return AcpCall(
+        principal.key_id, wire_for(version), config, locale, principal.platform_id, principal, audit_context
+    )
 
 
 Acp = Annotated[AcpCall, Depends(acp_call)]
 
 
 @router.post("", status_code=201, summary="Create a checkout session")
-async def create_session(body: CreateIn, acp: Acp, _claim: Idempotent, session: SessionDep) -> Json:
-    new = body.to_new_session()
+async def create_session(body: CreateIn, acp: Acp, _claim: AcpIdempotent, session: SessionDep) -> Json:
+    new = acp.wire.new_session(body)
     view = await service.create(
         session, acp.owner, new, config=acp.config, now=utc_now(), platform_id=acp.platform_id
     )
@@ -136,9 +134,9 @@ async def get_session(checkout_session_id: str, acp: Acp, session: SessionDep) -
 
 @router.post("/{checkout_session_id}", summary="Update a checkout session")
 async def update_session(
-    checkout_session_id: str, body: UpdateIn, acp: Acp, _claim: Idempotent, session: SessionDep
+    checkout_session_id: str, body: UpdateIn, acp: Acp, _claim: AcpIdempotent, session: SessionDep
 ) -> Json:
-    changes = body.to_changes()
+    changes = acp.wire.changes(body)
     view = await service.update(
         session, acp.owner, checkout_session_id, changes, config=acp.config, now=utc_now()
     )
@@ -160,7 +158,7 @@ async def complete_session(
     checkout_session_id: str,
     body: CompleteIn,
     acp: Acp,
-    _claim: HeldIdempotent,
+    _claim: AcpHeldIdempotent,
     session: SessionDep,
     request: Request,
     completer: Annotated[completion.Completer, Depends(completer)],
@@ -174,7 +172,12 @@ async def complete_session(
     """
     forwarded = request.headers.get("forwarded") or request.headers.get("x-forwarded-for")
     done = await completion.complete(
-        completer, session, acp.owner, checkout_session_id, body.to_request(forwarded), now=utc_now()
+        completer,
+        session,
+        acp.owner,
+        checkout_session_id,
+        acp.wire.complete_request(body, forwarded),
+        now=utc_now(),
     )
     await acp.audit(session, "complete", done.view, order=done.order, before=PREVIOUS_AFTER)
     return acp.render_completion(done)
@@ -193,7 +196,7 @@ _CLOSED = {
 async def cancel_session(
     checkout_session_id: str,
     acp: Acp,
-    _claim: Idempotent,
+    _claim: AcpIdempotent,
     session: SessionDep,
     _body: Annotated[CancelIn | None, Body()] = None,
 ) -> Json:

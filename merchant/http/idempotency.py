@@ -3,10 +3,11 @@
 A POST route built with ``IdempotentRoute`` that declares the ``Idempotent`` dependency
 (after authentication, so the key is scoped to the caller) gets ACP §6 semantics:
 
-- no key -> 400 ``idempotency_key_required``; same key while the first request runs ->
-  409 ``idempotency_in_flight`` with ``Retry-After``; same key, other body -> 422
-  ``idempotency_conflict``; same key, same body -> the stored status and body again, with
-  ``Idempotent-Replayed: true``, and the handler does not run;
+- no key -> 400 ``idempotency_key_required`` (ACP routes declare ``AcpIdempotent``: under API
+  versions before 2026-04-17 a missing key is accepted and the request runs unclaimed); same
+  key while the first request runs -> 409 ``idempotency_in_flight`` with ``Retry-After``; same
+  key, other body -> 422 ``idempotency_conflict``; same key, same body -> the stored status and
+  body again, with ``Idempotent-Replayed: true``, and the handler does not run;
 - a 2xx answer is saved in the request's own transaction, with the business change;
 - an answer that carries a secret shown once (a new key's token) is saved with the secret left
   out (``save_instead``), so the idempotency store never holds a credential;
@@ -22,6 +23,7 @@ flight across those commits, answered or released when the request ends.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +45,7 @@ from merchant.http.errors import (
     validation_error_response,
 )
 from merchant.http.hygiene import is_json, media_type, refuse_unsafe_json
+from merchant.http.versioning import VERSION_HEADER, ApiVersion, idempotency_key_required
 from merchant.idempotency import service
 from merchant.idempotency.errors import KeyConflict, KeyInFlight
 from merchant.idempotency.service import Answer, Scope
@@ -52,6 +55,7 @@ from merchant.kit.clock import utc_now
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _UNSAVED_STATUSES = frozenset({401, 403, 429})
+UNVERSIONED_FINGERPRINT = "2026-04-17"  # the only version served when fingerprints were the body's
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +71,22 @@ class _Replay(Exception):
         self.key = key
 
 
+def _fingerprint(version: str | None, body: bytes) -> str:
+    """The request's fingerprint: its body, and its ``API-Version`` unless that is 2026-04-17
+    (whose fingerprints were the body's alone), so that a key sent again under another version is
+    another request (422), never answered in the shape of the version it was first sent in."""
+    digest = fingerprint(body)
+    version = (version or "").strip()
+    if version in ("", UNVERSIONED_FINGERPRINT):
+        return digest
+    return hashlib.sha256(f"{version}:{digest}".encode()).hexdigest()  # 64 characters, as stored
+
+
 async def _claim(request: Request, principal: AnyPrincipal, session: AsyncSession, *, held: bool) -> Claim:
     """Check and claim the request's key; a replay short-cuts the handler."""
     key = service.check_key(request.headers.get(HEADER))
     scope = Scope(principal.key_id, f"{request.method} {request.url.path}", key)
-    claim = Claim(scope, fingerprint(await request.body()), held)
+    claim = Claim(scope, _fingerprint(request.headers.get(VERSION_HEADER), await request.body()), held)
     hold = service.Hold(_lease(request), _retention(request)) if held else None
     answer = await service.claim(session, scope, claim.fingerprint, now=utc_now(), hold=hold)
     if answer is not None:
@@ -110,6 +125,29 @@ async def hold_key_if_sent(request: Request, principal: AnyPrincipal, session: S
 
 
 OptionalHeldIdempotent = Annotated[Claim | None, Depends(hold_key_if_sent)]
+
+
+async def claim_acp_key(
+    request: Request, principal: AnyPrincipal, session: SessionDep, version: ApiVersion
+) -> Claim | None:
+    """ACP POSTs: ``Idempotent`` from 2026-04-17; under older versions, whose OpenAPI marks the
+    header optional, the same semantics when a key is sent and none without one."""
+    if request.headers.get(HEADER) is None and not idempotency_key_required(version):
+        return None
+    return await claim_key(request, principal, session)
+
+
+async def hold_acp_key(
+    request: Request, principal: AnyPrincipal, session: SessionDep, version: ApiVersion
+) -> Claim | None:
+    """``AcpIdempotent`` for ACP POSTs that commit before they end (complete)."""
+    if request.headers.get(HEADER) is None and not idempotency_key_required(version):
+        return None
+    return await hold_key(request, principal, session)
+
+
+AcpIdempotent = Annotated[Claim | None, Depends(claim_acp_key)]
+AcpHeldIdempotent = Annotated[Claim | None, Depends(hold_acp_key)]
 
 
 def save_instead(request: Request, body: bytes) -> None:

@@ -20,14 +20,22 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from merchant.http import idempotency
 from merchant.http.idempotency import IdempotentRoute
+from merchant.http.versioning import IDEMPOTENCY_KEY_REQUIRED_FROM, SUPPORTED_VERSIONS, VERSION_HEADER
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_REQUIRED_KEY: frozenset[Callable[..., Any]] = frozenset({idempotency.claim_key, idempotency.hold_key})
+_REQUIRED_KEY: frozenset[Callable[..., Any]] = frozenset(  # ACP's: required in the latest version
+    {idempotency.claim_key, idempotency.hold_key, idempotency.claim_acp_key, idempotency.hold_acp_key}
+)
 _OPTIONAL_KEY: frozenset[Callable[..., Any]] = frozenset(
     {idempotency.claim_key_if_sent, idempotency.hold_key_if_sent}
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_VERSION_DESCRIPTION = (
+    f"The ACP version, one of {', '.join(SUPPORTED_VERSIONS)}: requests are read and answers written "
+    f"in its wire format (bodies here are the latest's). `Idempotency-Key` is required on POSTs from "
+    f"{IDEMPOTENCY_KEY_REQUIRED_FROM}, optional before."
+)
 
 
 def _error(description: str, **extra: Any) -> dict[str, Any]:
@@ -92,8 +100,9 @@ def _describe(operation: dict[str, Any], route: Any, path: str) -> None:
     if "{" in path and "401" in responses:  # an authenticated route naming a resource
         _add(responses, "404", _NOT_FOUND)
     for parameter in operation.get("parameters", []):
-        if parameter.get("in") == "header" and parameter.get("name") == "API-Version":
+        if parameter.get("in") == "header" and parameter.get("name") == VERSION_HEADER:
             parameter["required"] = True
+            parameter["description"] = _VERSION_DESCRIPTION
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

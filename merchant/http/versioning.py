@@ -8,7 +8,14 @@ from fastapi import Depends, Header
 
 from merchant.errors import InvalidRequest
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17",)  # newest first
+VERSION_HEADER = "API-Version"
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17", "2026-01-30")  # newest first
+IDEMPOTENCY_KEY_REQUIRED_FROM = "2026-04-17"  # older versions' OpenAPI marks the header optional
+
+
+def idempotency_key_required(version: str) -> bool:
+    """ACP requires ``Idempotency-Key`` on POSTs from 2026-04-17; before, it is honoured when sent."""
+    return version >= IDEMPOTENCY_KEY_REQUIRED_FROM
 
 
 class VersionError(InvalidRequest):
@@ -23,7 +30,7 @@ class UnsupportedVersion(VersionError):
     code = "unsupported_api_version"
 
 
-async def api_version(version: Annotated[str | None, Header(alias="API-Version")] = None) -> str:
+async def api_version(version: Annotated[str | None, Header(alias=VERSION_HEADER)] = None) -> str:
     if not version or not version.strip():
         raise MissingVersion("Send an API-Version header, e.g. 'API-Version: 2026-04-17'.")
     version = version.strip()

@@ -18,7 +18,14 @@ from referencing import Registry, Resource
 ACP = Path(__file__).parents[2].parent / "shared" / "acp"
 SCHEMA_PATH = ACP / "spec" / "2026-04-17" / "json-schema" / "schema.feed.json"
 EXAMPLES_PATH = ACP / "examples" / "2026-04-17" / "examples.feed.json"
-CHECKOUT_SCHEMA_PATH = ACP / "spec" / "2026-04-17" / "json-schema" / "schema.agentic_checkout.json"
+
+
+def checkout_schema_path(version: str) -> Path:
+    """The official checkout JSON Schema bundle of an ACP version."""
+    return ACP / "spec" / version / "json-schema" / "schema.agentic_checkout.json"
+
+
+CHECKOUT_SCHEMA_PATH = checkout_schema_path("2026-04-17")
 
 Json = dict[str, Any]
 

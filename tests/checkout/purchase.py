@@ -26,14 +26,21 @@ Json = dict[str, Any]
 class Agent:
     """An agent platform: its key, fresh Idempotency-Keys, the calls it makes."""
 
-    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, token: str, version: str = "2026-04-17") -> None:
         self.client = client
-        self.headers = {"Authorization": f"Bearer {token}", "API-Version": "2026-04-17"}
+        self.headers = {"Authorization": f"Bearer {token}", "API-Version": version}
+        self.prefix = "k" if version == "2026-04-17" else f"k{version}"
         self.n = 0
+
+    def under(self, version: str) -> Agent:
+        """The same platform (key), calling with ``API-Version: version``."""
+        other = Agent(self.client, "", version)
+        other.headers = {**self.headers, "API-Version": version}
+        return other
 
     def key(self) -> Headers:
         self.n += 1
-        return {**self.headers, "Idempotency-Key": f"k-{self.n}"}
+        return {**self.headers, "Idempotency-Key": f"{self.prefix}-{self.n}"}
 
     async def ready_session(self, items: list[Json] | None = None) -> Json:
         body = {

@@ -37,7 +37,9 @@ def header(path: str, method: str, name: str) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("path", ACP_POSTS)
 def test_acp_posts_require_their_headers_and_list_their_errors(path: str) -> None:
-    assert (header(path, "post", "API-Version") or {}).get("required") is True
+    version = header(path, "post", "API-Version") or {}
+    assert version.get("required") is True
+    assert "2026-04-17, 2026-01-30" in version["description"]  # the versions served
     key = header(path, "post", "Idempotency-Key")
     assert key is not None
     assert (key["required"], key["schema"]["maxLength"]) == (True, 255)

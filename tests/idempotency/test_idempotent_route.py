@@ -138,14 +138,14 @@ class TestVersionHeader:
             "type": "invalid_request",
             "code": "missing_api_version",
             "message": response.json()["message"],
-            "supported_versions": ["2026-04-17"],
+            "supported_versions": ["2026-04-17", "2026-01-30"],
         }
 
     async def test_unsupported_version(self, client: httpx.AsyncClient, agent: Headers) -> None:
         headers = {**keyed(agent, "k1"), "API-Version": "2025-09-29"}
         response = await client.post("/test/runs", headers=headers, json={"source": "v"})
         assert (response.status_code, response.json()["code"]) == (400, "unsupported_api_version")
-        assert response.json()["supported_versions"] == ["2026-04-17"]
+        assert response.json()["supported_versions"] == ["2026-04-17", "2026-01-30"]
 
 
 class TestKeys:
