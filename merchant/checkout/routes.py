@@ -18,8 +18,8 @@ from merchant.audit import service as audit
 from merchant.audit.service import PREVIOUS_AFTER, AuditContext, Previous
 from merchant.checkout import complete as completion
 from merchant.checkout import service
-from merchant.checkout.wire import Wire, wire_for
-from merchant.checkout.wire_2026_04_17 import CancelIn, CompleteIn, CreateIn, UpdateIn, render_links
+from merchant.checkout.wire import CompleteBody, CreateBody, UpdateBody, Wire, wire_for
+from merchant.checkout.wire_2026_04_17 import CancelIn, render_links
 from merchant.http.audit import AuditCtx
 from merchant.http.auth import AgentPrincipal
 from merchant.http.deps import SessionDep
@@ -116,8 +116,8 @@ Acp = Annotated[AcpCall, Depends(acp_call)]
 
 
 @router.post("", status_code=201, summary="Create a checkout session")
-async def create_session(body: CreateIn, acp: Acp, _claim: AcpIdempotent, session: SessionDep) -> Json:
-    new = acp.wire.new_session(body)
+async def create_session(body: CreateBody, acp: Acp, _claim: AcpIdempotent, session: SessionDep) -> Json:
+    new = acp.wire.new_session(body, acp.config)
     view = await service.create(
         session, acp.owner, new, config=acp.config, now=utc_now(), platform_id=acp.platform_id
     )
@@ -134,7 +134,7 @@ async def get_session(checkout_session_id: str, acp: Acp, session: SessionDep) -
 
 @router.post("/{checkout_session_id}", summary="Update a checkout session")
 async def update_session(
-    checkout_session_id: str, body: UpdateIn, acp: Acp, _claim: AcpIdempotent, session: SessionDep
+    checkout_session_id: str, body: UpdateBody, acp: Acp, _claim: AcpIdempotent, session: SessionDep
 ) -> Json:
     changes = acp.wire.changes(body)
     view = await service.update(
@@ -156,7 +156,7 @@ async def completer(request: Request) -> completion.Completer:
 @router.post("/{checkout_session_id}/complete", summary="Complete a checkout session (pay, create the order)")
 async def complete_session(
     checkout_session_id: str,
-    body: CompleteIn,
+    body: CompleteBody,
     acp: Acp,
     _claim: AcpHeldIdempotent,
     session: SessionDep,
@@ -176,7 +176,7 @@ async def complete_session(
         session,
         acp.owner,
         checkout_session_id,
-        acp.wire.complete_request(body, forwarded),
+        acp.wire.complete_request(body, forwarded, acp.config),
         now=utc_now(),
     )
     await acp.audit(session, "complete", done.view, order=done.order, before=PREVIOUS_AFTER)

@@ -17,7 +17,9 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic.json_schema import models_json_schema
 
+from merchant.checkout.wire import DOCUMENTED_BODIES
 from merchant.http import idempotency
 from merchant.http.idempotency import IdempotentRoute
 from merchant.http.versioning import IDEMPOTENCY_KEY_REQUIRED_FROM, SUPPORTED_VERSIONS, VERSION_HEADER
@@ -119,7 +121,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             operation = paths.get(path, {}).get(method.lower())
             if operation is not None:
                 _describe(operation, route, path)
-    schemas = document.get("components", {}).get("schemas", {})
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    _, bodies = models_json_schema(
+        [(model, "validation") for model in DOCUMENTED_BODIES], ref_template="#/components/schemas/{model}"
+    )
+    schemas.update(bodies.get("$defs", {}))
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     return document

@@ -9,7 +9,7 @@ from fastapi import Depends, Header
 from merchant.errors import InvalidRequest
 
 VERSION_HEADER = "API-Version"
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17", "2026-01-30")  # newest first
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2026-04-17", "2026-01-30", "2026-01-16", "2025-12-12")  # newest first
 IDEMPOTENCY_KEY_REQUIRED_FROM = "2026-04-17"  # older versions' OpenAPI marks the header optional
 
 

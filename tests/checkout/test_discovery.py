@@ -19,7 +19,7 @@ async def test_served_without_a_key_and_cacheable(client: httpx.AsyncClient) -> 
     assert schema_problems(body, "DiscoveryResponse", CHECKOUT_SCHEMA_PATH) == []
     assert body["protocol"]["name"] == "acp"
     assert body["protocol"]["version"] == body["protocol"]["supported_versions"][-1] == "2026-04-17"
-    assert body["protocol"]["supported_versions"] == ["2026-01-30", "2026-04-17"]  # oldest first
+    assert body["protocol"]["supported_versions"] == ["2025-12-12", "2026-01-16", "2026-01-30", "2026-04-17"]
     assert body["api_base_url"] == str(client.base_url).rstrip("/")
     assert body["transports"] == ["rest"]
     assert body["capabilities"]["services"] == ["checkout"]

@@ -119,7 +119,7 @@ async def test_protocol_edge_errors(client: httpx.AsyncClient, agent: Headers, k
     no_version = {k: v for k, v in key(agent).items() if k != "API-Version"}
     response = await client.post("/checkout_sessions", headers=no_version, json=body)
     assert response.status_code == 400
-    assert response.json()["supported_versions"] == ["2026-04-17", "2026-01-30"]  # newest first
+    assert response.json()["supported_versions"] == ["2026-04-17", "2026-01-30", "2026-01-16", "2025-12-12"]
     response = await client.post("/checkout_sessions", headers=agent, json=body)
     assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_required")
     as_json = {"Content-Type": "application/json"}

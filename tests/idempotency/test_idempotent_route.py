@@ -32,7 +32,7 @@ from merchant.http.auth import AnyPrincipal
 from merchant.http.deps import SessionDep
 from merchant.http.idempotency import Idempotent, IdempotentRoute
 from merchant.http.signatures import SignatureVerdict
-from merchant.http.versioning import ApiVersion
+from merchant.http.versioning import SUPPORTED_VERSIONS, ApiVersion
 from merchant.idempotency import service
 from merchant.idempotency.models import IdempotencyRecord
 from merchant.identity import service as identity_service
@@ -138,14 +138,14 @@ class TestVersionHeader:
             "type": "invalid_request",
             "code": "missing_api_version",
             "message": response.json()["message"],
-            "supported_versions": ["2026-04-17", "2026-01-30"],
+            "supported_versions": ["2026-04-17", "2026-01-30", "2026-01-16", "2025-12-12"],
         }
 
     async def test_unsupported_version(self, client: httpx.AsyncClient, agent: Headers) -> None:
         headers = {**keyed(agent, "k1"), "API-Version": "2025-09-29"}
         response = await client.post("/test/runs", headers=headers, json={"source": "v"})
         assert (response.status_code, response.json()["code"]) == (400, "unsupported_api_version")
-        assert response.json()["supported_versions"] == ["2026-04-17", "2026-01-30"]
+        assert response.json()["supported_versions"] == list(SUPPORTED_VERSIONS)
 
 
 class TestKeys:
