@@ -71,11 +71,12 @@ class _Replay(Exception):
         self.key = key
 
 
-def _fingerprint(version: str | None, body: bytes) -> str:
+def _fingerprint(version: str | None, body: bytes, parsed: Any = None) -> str:
     """The request's fingerprint: its body, and its ``API-Version`` unless that is 2026-04-17
     (whose fingerprints were the body's alone), so that a key sent again under another version is
-    another request (422), never answered in the shape of the version it was first sent in."""
-    digest = fingerprint(body)
+    another request (422), never answered in the shape of the version it was first sent in.
+    ``parsed``: the body as ``refuse_unsafe_json`` already parsed it, if it did."""
+    digest = fingerprint(body, parsed)
     version = (version or "").strip()
     if version in ("", UNVERSIONED_FINGERPRINT):
         return digest
@@ -86,7 +87,9 @@ async def _claim(request: Request, principal: AnyPrincipal, session: AsyncSessio
     """Check and claim the request's key; a replay short-cuts the handler."""
     key = service.check_key(request.headers.get(HEADER))
     scope = Scope(principal.key_id, f"{request.method} {request.url.path}", key)
-    claim = Claim(scope, _fingerprint(request.headers.get(VERSION_HEADER), await request.body()), held)
+    body = await request.body()
+    parsed = getattr(request, "_json", None) if body.strip() else None  # hygiene's parse, if any
+    claim = Claim(scope, _fingerprint(request.headers.get(VERSION_HEADER), body, parsed), held)
     hold = service.Hold(_lease(request), _retention(request)) if held else None
     answer = await service.claim(session, scope, claim.fingerprint, now=utc_now(), hold=hold)
     if answer is not None:
@@ -132,7 +135,7 @@ async def claim_acp_key(
 ) -> Claim | None:
     """ACP POSTs: ``Idempotent`` from 2026-04-17; under older versions, whose OpenAPI marks the
     header optional, the same semantics when a key is sent and none without one."""
-    if request.headers.get(HEADER) is None and not idempotency_key_required(version):
+    if _unkeyed_and_optional(request, version):
         return None
     return await claim_key(request, principal, session)
 
@@ -141,9 +144,13 @@ async def hold_acp_key(
     request: Request, principal: AnyPrincipal, session: SessionDep, version: ApiVersion
 ) -> Claim | None:
     """``AcpIdempotent`` for ACP POSTs that commit before they end (complete)."""
-    if request.headers.get(HEADER) is None and not idempotency_key_required(version):
+    if _unkeyed_and_optional(request, version):
         return None
     return await hold_key(request, principal, session)
+
+
+def _unkeyed_and_optional(request: Request, version: str) -> bool:
+    return request.headers.get(HEADER) is None and not idempotency_key_required(version)
 
 
 AcpIdempotent = Annotated[Claim | None, Depends(claim_acp_key)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import rfc8785
 
@@ -25,6 +26,15 @@ def canonical(body: bytes) -> bytes | None:
         return None
 
 
-def fingerprint(body: bytes) -> str:
-    form = canonical(body)
+def fingerprint(body: bytes, parsed: Any = None) -> str:
+    """The body's fingerprint; ``parsed``, when given, is ``json.loads(body)`` already done (not
+    parsed again)."""
+    form = canonical(body) if parsed is None else _canonical_value(parsed)
     return hashlib.sha256(b"jcs:" + form if form is not None else b"raw:" + body).hexdigest()
+
+
+def _canonical_value(value: Any) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        return None
